@@ -1,0 +1,239 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+import { parseDuration } from "./duration";
+
+/** Thrown for any invalid setting; main() turns it into exit code 2. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join("; "));
+    this.name = "ConfigError";
+  }
+}
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+export interface SimulatorConfig {
+  influxUrl: URL;
+  org: string;
+  bucket: string;
+  token: string;
+  /** PEM bundle to trust instead of the system store; undefined means the system store. */
+  caPem?: string;
+  devices: number;
+  intervalMs: number;
+  site: string;
+  seed: number;
+  measurement: string;
+  backfillMs: number;
+  exitAfterBackfill: boolean;
+  logLevel: (typeof LOG_LEVELS)[number];
+  batchSize: number;
+  flushIntervalMs: number;
+  bufferLines: number;
+  maxInflightLines: number;
+  maxLagMs: number;
+  retryMinMs: number;
+  retryMaxMs: number;
+  retryJitterMs: number;
+  maxRetryTimeMs: number;
+  requestTimeoutMs: number;
+  startupTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  healthFile: string;
+  healthMaxAgeMs: number;
+  faults: { spikeRate: number; stuckRate: number; dropoutRate: number };
+}
+
+type Env = Record<string, string | undefined>;
+
+// Each helper turns one environment variable into a zod schema whose error message names
+// the variable and what it accepts, so every problem reads the same way.
+function integer(name: string, min: number, max: number) {
+  return z
+    .string()
+    .trim()
+    .refine((v) => /^-?\d+$/.test(v) && Number(v) >= min && Number(v) <= max, {
+      message: `${name} must be an integer from ${min} to ${max}`,
+    })
+    .transform(Number);
+}
+
+function rate(name: string) {
+  return z
+    .string()
+    .trim()
+    .refine((v) => v !== "" && Number.isFinite(Number(v)) && Number(v) >= 0 && Number(v) <= 1, {
+      message: `${name} must be a probability per reading from 0 to 1`,
+    })
+    .transform(Number);
+}
+
+function duration(name: string) {
+  return z
+    .string()
+    .refine((v) => parseDuration(v) !== undefined, {
+      message: `${name} must be a duration such as 30s, 15m, 24h or 7d`,
+    })
+    .transform((v) => parseDuration(v) as number);
+}
+
+function boolean(name: string) {
+  return z.enum(["true", "false"], { message: `${name} must be true or false` }).transform((v) => v === "true");
+}
+
+function nonEmpty(name: string) {
+  return z.string({ message: `${name} is required` }).trim().min(1, { message: `${name} is required` });
+}
+
+// Tag values are written unescaped into line protocol, so only a safe alphabet is allowed.
+const TAG_SAFE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+const envSchema = z.object({
+  INFLUX_URL: nonEmpty("INFLUX_URL").refine(
+    (v) => {
+      try {
+        const url = new URL(v);
+        return (url.protocol === "https:" || url.protocol === "http:") && url.hostname !== "";
+      } catch {
+        return false;
+      }
+    },
+    { message: "INFLUX_URL must be an http:// or https:// URL such as https://influxdb:8086" },
+  ),
+  INFLUX_ORG: nonEmpty("INFLUX_ORG"),
+  INFLUX_BUCKET: nonEmpty("INFLUX_BUCKET"),
+  INFLUX_TOKEN: z.string().optional(),
+  INFLUX_TOKEN_FILE: z.string().optional(),
+  INFLUX_CA_FILE: z.string().optional(),
+  SIM_DEVICES: integer("SIM_DEVICES", 1, 10_000_000).default(5),
+  SIM_INTERVAL_MS: integer("SIM_INTERVAL_MS", 10, 3_600_000).default(5000),
+  SIM_SITE: z
+    .string()
+    .refine((v) => TAG_SAFE.test(v), { message: "SIM_SITE must be 1-64 characters of A-Z a-z 0-9 _ . -" })
+    .default("site-1"),
+  SIM_MEASUREMENT: z
+    .string()
+    .refine((v) => TAG_SAFE.test(v), { message: "SIM_MEASUREMENT must be 1-64 characters of A-Z a-z 0-9 _ . -" })
+    .default("environment"),
+  SIM_SEED: integer("SIM_SEED", 0, 4_294_967_295).default(1),
+  SIM_BACKFILL: duration("SIM_BACKFILL").optional(),
+  SIM_EXIT_AFTER_BACKFILL: boolean("SIM_EXIT_AFTER_BACKFILL").default(false),
+  LOG_LEVEL: z.enum(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  SIM_BATCH_SIZE: integer("SIM_BATCH_SIZE", 1, 100_000).default(5000),
+  SIM_FLUSH_INTERVAL_MS: integer("SIM_FLUSH_INTERVAL_MS", 10, 60_000).default(1000),
+  SIM_BUFFER_LINES: integer("SIM_BUFFER_LINES", 1, 100_000_000).optional(),
+  SIM_MAX_INFLIGHT_LINES: integer("SIM_MAX_INFLIGHT_LINES", 1, 100_000_000).optional(),
+  SIM_MAX_LAG_MS: integer("SIM_MAX_LAG_MS", 1000, 86_400_000).optional(),
+  SIM_RETRY_MIN_MS: integer("SIM_RETRY_MIN_MS", 1, 600_000).default(1000),
+  SIM_RETRY_MAX_MS: integer("SIM_RETRY_MAX_MS", 1, 3_600_000).default(30_000),
+  SIM_RETRY_JITTER_MS: integer("SIM_RETRY_JITTER_MS", 0, 60_000).default(200),
+  SIM_MAX_RETRY_TIME_MS: integer("SIM_MAX_RETRY_TIME_MS", 1000, 86_400_000).default(900_000),
+  SIM_REQUEST_TIMEOUT_MS: integer("SIM_REQUEST_TIMEOUT_MS", 100, 600_000).default(10_000),
+  SIM_STARTUP_TIMEOUT_MS: integer("SIM_STARTUP_TIMEOUT_MS", 0, 3_600_000).default(120_000),
+  SIM_SHUTDOWN_TIMEOUT_MS: integer("SIM_SHUTDOWN_TIMEOUT_MS", 100, 600_000).default(8000),
+  SIM_HEALTH_FILE: z.string().min(1, { message: "SIM_HEALTH_FILE must be a file path" }).default("/tmp/simulator-health.json"),
+  SIM_HEALTH_MAX_AGE_MS: integer("SIM_HEALTH_MAX_AGE_MS", 1000, 86_400_000).optional(),
+  SIM_FAULT_SPIKE_RATE: rate("SIM_FAULT_SPIKE_RATE").default(0.001),
+  SIM_FAULT_STUCK_RATE: rate("SIM_FAULT_STUCK_RATE").default(0.0005),
+  SIM_FAULT_DROPOUT_RATE: rate("SIM_FAULT_DROPOUT_RATE").default(0.0005),
+});
+
+/** Seconds of traffic the retry buffer holds by default: the brief asks for at least five minutes. */
+export const DEFAULT_BUFFER_SECONDS = 300;
+
+function readSecretFile(variable: string, path: string, problems: string[]): string | undefined {
+  try {
+    const content = readFileSync(path, "utf8").trim();
+    if (content === "") problems.push(`${variable} points to an empty file (${path})`);
+    return content;
+  } catch (error) {
+    problems.push(`${variable} cannot be read (${path}): ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    return undefined;
+  }
+}
+
+/**
+ * Reads and validates the whole configuration from the environment in one place.
+ * Collects every problem before failing, so one run shows all of them.
+ */
+export function loadConfig(env: Env): SimulatorConfig {
+  // Empty variables count as unset, as in a compose file that leaves a value blank.
+  const present: Env = {};
+  for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== "") present[key] = value;
+
+  const parsed = envSchema.safeParse(present);
+  const problems: string[] = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
+
+  const hasToken = present.INFLUX_TOKEN !== undefined;
+  const hasTokenFile = present.INFLUX_TOKEN_FILE !== undefined;
+  if (hasToken === hasTokenFile) {
+    problems.push("exactly one of INFLUX_TOKEN or INFLUX_TOKEN_FILE must be set");
+  }
+  const token = hasTokenFile
+    ? readSecretFile("INFLUX_TOKEN_FILE", present.INFLUX_TOKEN_FILE as string, problems)
+    : present.INFLUX_TOKEN?.trim();
+
+  let caPem: string | undefined;
+  if (present.INFLUX_CA_FILE !== undefined) {
+    caPem = readSecretFile("INFLUX_CA_FILE", present.INFLUX_CA_FILE, problems);
+    if (caPem !== undefined && caPem !== "" && !caPem.includes("-----BEGIN CERTIFICATE-----")) {
+      problems.push(`INFLUX_CA_FILE must be a PEM file of one or more certificates (${present.INFLUX_CA_FILE})`);
+    }
+  }
+
+  if (parsed.success) {
+    const v = parsed.data;
+    if (v.SIM_EXIT_AFTER_BACKFILL && !v.SIM_BACKFILL) {
+      problems.push("SIM_EXIT_AFTER_BACKFILL=true needs SIM_BACKFILL (a duration such as 24h)");
+    }
+    if (v.SIM_RETRY_MAX_MS < v.SIM_RETRY_MIN_MS) {
+      problems.push("SIM_RETRY_MAX_MS must be at least SIM_RETRY_MIN_MS");
+    }
+    if (v.SIM_SHUTDOWN_TIMEOUT_MS >= 10_000 && env.SIM_ALLOW_LONG_SHUTDOWN !== "true") {
+      // Docker kills the container 10 s after SIGTERM by default; a longer flush would be cut off.
+      problems.push("SIM_SHUTDOWN_TIMEOUT_MS must be below Docker's 10 s stop timeout (set SIM_ALLOW_LONG_SHUTDOWN=true if you raised it)");
+    }
+  }
+
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const v = parsed.data;
+
+  const linesPerSecond = (v.SIM_DEVICES * 1000) / v.SIM_INTERVAL_MS;
+  const bufferLines = v.SIM_BUFFER_LINES ?? Math.max(v.SIM_BATCH_SIZE * 2, Math.ceil(linesPerSecond * DEFAULT_BUFFER_SECONDS));
+  const maxInflightLines = v.SIM_MAX_INFLIGHT_LINES ?? bufferLines + v.SIM_BATCH_SIZE * 4;
+
+  return {
+    influxUrl: new URL(v.INFLUX_URL),
+    org: v.INFLUX_ORG,
+    bucket: v.INFLUX_BUCKET,
+    token: token as string,
+    caPem,
+    devices: v.SIM_DEVICES,
+    intervalMs: v.SIM_INTERVAL_MS,
+    site: v.SIM_SITE,
+    seed: v.SIM_SEED,
+    measurement: v.SIM_MEASUREMENT,
+    backfillMs: v.SIM_BACKFILL ?? 0,
+    exitAfterBackfill: v.SIM_EXIT_AFTER_BACKFILL,
+    logLevel: v.LOG_LEVEL,
+    batchSize: v.SIM_BATCH_SIZE,
+    flushIntervalMs: v.SIM_FLUSH_INTERVAL_MS,
+    bufferLines,
+    maxInflightLines,
+    maxLagMs: v.SIM_MAX_LAG_MS ?? DEFAULT_BUFFER_SECONDS * 1000,
+    retryMinMs: v.SIM_RETRY_MIN_MS,
+    retryMaxMs: v.SIM_RETRY_MAX_MS,
+    retryJitterMs: v.SIM_RETRY_JITTER_MS,
+    maxRetryTimeMs: v.SIM_MAX_RETRY_TIME_MS,
+    requestTimeoutMs: v.SIM_REQUEST_TIMEOUT_MS,
+    startupTimeoutMs: v.SIM_STARTUP_TIMEOUT_MS,
+    shutdownTimeoutMs: v.SIM_SHUTDOWN_TIMEOUT_MS,
+    healthFile: v.SIM_HEALTH_FILE,
+    healthMaxAgeMs: v.SIM_HEALTH_MAX_AGE_MS ?? Math.max(3 * v.SIM_INTERVAL_MS, 30_000),
+    faults: {
+      spikeRate: v.SIM_FAULT_SPIKE_RATE,
+      stuckRate: v.SIM_FAULT_STUCK_RATE,
+      dropoutRate: v.SIM_FAULT_DROPOUT_RATE,
+    },
+  };
+}

@@ -1,0 +1,90 @@
+import pino from "pino";
+import { ConfigError, loadConfig } from "./config";
+import { Fleet } from "./fleet";
+import { HealthFile } from "./health";
+import { checkServer } from "./server-check";
+import { Simulator } from "./simulator";
+import { InfluxWriter } from "./writer";
+
+const EXIT_FATAL = 1;
+const EXIT_CONFIG = 2;
+
+// Belt and braces: the token is never put into a log object, and if it ever were, it is masked.
+const REDACT = ["token", "*.token", "headers.authorization", "*.headers.authorization", "config.token"];
+
+async function main(): Promise<number> {
+  const bootLog = pino({ base: undefined, redact: REDACT });
+  let config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      bootLog.fatal({ problems: error.problems }, `invalid configuration: ${error.message}`);
+      return EXIT_CONFIG;
+    }
+    throw error;
+  }
+
+  const log = pino({ level: config.logLevel, base: { service: "simulator" }, redact: REDACT });
+  if (config.influxUrl.protocol === "http:") {
+    log.warn({ url: config.influxUrl.origin }, "INFLUX_URL is plain http: readings and the token travel unencrypted");
+  }
+  log.info(
+    {
+      url: config.influxUrl.origin,
+      org: config.org,
+      bucket: config.bucket,
+      devices: config.devices,
+      interval_ms: config.intervalMs,
+      site: config.site,
+      seed: config.seed,
+      backfill_ms: config.backfillMs,
+      buffer_lines: config.bufferLines,
+      max_inflight_lines: config.maxInflightLines,
+      ca: config.caPem ? "INFLUX_CA_FILE" : "system store",
+    },
+    "simulator starting",
+  );
+
+  const writer = new InfluxWriter(config, log);
+  const fleet = new Fleet(config);
+  const simulator = new Simulator(config, fleet, writer, log);
+  const health = new HealthFile(config.healthFile, () => writer.lastSuccessAt);
+
+  let signalled = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signalled) return;
+    signalled = true;
+    log.info({ signal }, "stopping");
+    simulator.stop();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
+  try {
+    await checkServer(config, log);
+  } catch (error) {
+    log.fatal({ err: { type: (error as Error).name, message: (error as Error).message } }, (error as Error).message);
+    return EXIT_FATAL;
+  }
+  if (signalled) {
+    log.info({ ...writer.counters }, "simulator stopped");
+    return 0;
+  }
+
+  health.start();
+  await simulator.run();
+  const shutdownStarted = Date.now();
+  await writer.drain(shutdownStarted + config.shutdownTimeoutMs);
+  health.stop();
+  log.info({ ...writer.counters, shutdown_ms: Date.now() - shutdownStarted }, "simulator stopped");
+  return 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    pino({ base: undefined }).fatal({ err: { message: (error as Error)?.message, stack: (error as Error)?.stack } }, "simulator crashed");
+    process.exit(EXIT_FATAL);
+  },
+);

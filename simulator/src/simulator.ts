@@ -1,0 +1,92 @@
+import type { Logger } from "pino";
+import type { SimulatorConfig } from "./config";
+import type { Fleet } from "./fleet";
+import type { InfluxWriter } from "./writer";
+
+/**
+ * Drives the fleet: first the optional backfill (history written as fast as the server accepts),
+ * then live readings paced by the clock. One timer sweeps the whole fleet; each sweep hands
+ * every due reading to the writer in chunks of one batch, waiting whenever too much is in flight.
+ */
+export class Simulator {
+  private stopped = false;
+  private sweepTimer?: NodeJS.Timeout;
+  private sweeping = false;
+  private finished!: () => void;
+  readonly done: Promise<void> = new Promise((resolve) => (this.finished = resolve));
+
+  constructor(
+    private readonly config: SimulatorConfig,
+    private readonly fleet: Fleet,
+    private readonly writer: InfluxWriter,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Runs until stop() is called, or until the backfill ends when SIM_EXIT_AFTER_BACKFILL is set. */
+  async run(): Promise<void> {
+    const start = this.now();
+    if (this.config.backfillMs > 0) {
+      this.fleet.seek(start - this.config.backfillMs);
+      this.log.info({ from: new Date(start - this.config.backfillMs).toISOString(), to: new Date(start).toISOString() }, "backfill started");
+      await this.produceUntil(start, false);
+      this.log.info({ ...this.writer.counters }, "backfill generated");
+      if (this.config.exitAfterBackfill) {
+        this.stopped = true;
+        this.finished();
+        return this.done;
+      }
+    } else {
+      this.fleet.seek(start);
+    }
+    if (!this.stopped) this.startSweeping();
+    return this.done;
+  }
+
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (!this.sweeping) this.finished();
+  }
+
+  private startSweeping(): void {
+    // A few sweeps per interval keep the per-device timing close to its schedule
+    // without a timer per device.
+    const sweepMs = Math.min(250, Math.max(10, Math.floor(this.config.intervalMs / 4)));
+    this.log.info({ devices: this.config.devices, interval_ms: this.config.intervalMs, sweep_ms: sweepMs }, "live");
+    this.sweepTimer = setInterval(() => void this.sweep(), sweepMs);
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.sweeping || this.stopped) return;
+    this.sweeping = true;
+    try {
+      const now = this.now();
+      const lag = now - this.fleet.cursorTime;
+      if (lag > this.config.maxLagMs) {
+        // The server has been too slow for too long: give up on the oldest readings, counted,
+        // rather than fall further behind without bound.
+        const skipped = this.fleet.skip(now - this.config.maxLagMs);
+        this.writer.recordSkipped(skipped, `fleet fell more than ${this.config.maxLagMs} ms behind`);
+      }
+      await this.produceUntil(now, true);
+    } finally {
+      this.sweeping = false;
+      if (this.stopped) this.finished();
+    }
+  }
+
+  private async produceUntil(until: number, live: boolean): Promise<void> {
+    const chunk: string[] = [];
+    while (!this.stopped && this.fleet.cursorTime < until) {
+      await this.writer.waitForCapacity(this.config.maxInflightLines);
+      if (this.stopped) return;
+      chunk.length = 0;
+      this.fleet.take(until, this.config.batchSize, chunk);
+      this.writer.write(chunk.slice());
+      // Yield between chunks so that responses, signals and timers are served during a long backfill.
+      if (!live || this.fleet.cursorTime < until) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+}

@@ -1,0 +1,174 @@
+import { HttpError, InfluxDB, setLogger, type WriteApi } from "@influxdata/influxdb-client";
+import type { Logger } from "pino";
+import type { SimulatorConfig } from "./config";
+import { describeError } from "./errors";
+
+export interface WriteCounters {
+  points_generated: number;
+  points_written: number;
+  points_dropped: number;
+}
+
+/** How often repeated transient write failures are logged (the counters are always exact). */
+const WARN_EVERY_MS = 5000;
+
+/**
+ * The write path: @influxdata/influxdb-client's WriteApi does the batching, gzip, retries with
+ * exponential backoff and jitter, and the bounded retry buffer. This class adds what it lacks:
+ * exact counters, a cap on what is in flight (it has no backpressure of its own), and a log
+ * line for every point it gives up on (4xx other than 429, retries exhausted, retry buffer full).
+ */
+export class InfluxWriter {
+  private readonly api: WriteApi;
+  private generated = 0;
+  private written = 0;
+  private dropped = 0;
+  private lastWarnAt = 0;
+  private suppressedWarnings = 0;
+  private waiters: Array<() => void> = [];
+  private closed = false;
+  lastSuccessAt = 0;
+
+  constructor(
+    private readonly config: SimulatorConfig,
+    private readonly log: Logger,
+  ) {
+    // The library logs through console by default; route it into our JSON log at debug level,
+    // since the hooks below already report every failure with counts.
+    setLogger({
+      error: (message: string, error?: unknown) => log.debug({ err: describeError(error) }, message),
+      warn: (message: string, error?: unknown) => log.debug({ err: describeError(error) }, message),
+    });
+    const influx = new InfluxDB({
+      url: config.influxUrl.toString().replace(/\/$/, ""),
+      token: config.token,
+      timeout: config.requestTimeoutMs,
+      // Trust exactly the configured CA when one is given; verification itself is never turned off.
+      transportOptions: config.caPem ? { ca: config.caPem, rejectUnauthorized: true } : { rejectUnauthorized: true },
+    });
+    const maxRetries = 1000; // bounded in practice by maxRetryTime; retries are idempotent (same series + timestamp).
+    this.api = influx.getWriteApi(config.org, config.bucket, "ms", {
+      batchSize: config.batchSize,
+      flushInterval: config.flushIntervalMs,
+      maxBufferLines: config.bufferLines,
+      maxRetries,
+      maxRetryTime: config.maxRetryTimeMs,
+      minRetryDelay: config.retryMinMs,
+      maxRetryDelay: config.retryMaxMs,
+      retryJitter: config.retryJitterMs,
+      exponentialBase: 2,
+      gzipThreshold: 1000,
+      writeSuccess: (lines) => this.onWritten(lines.length),
+      writeFailed: (error, lines, attempt) => this.onFailed(error, lines.length, attempt, maxRetries),
+      writeRetrySkipped: (entry) => this.onDropped(entry.lines.length, "retry buffer full: oldest lines evicted"),
+    });
+  }
+
+  get counters(): WriteCounters {
+    return { points_generated: this.generated, points_written: this.written, points_dropped: this.dropped };
+  }
+
+  /** Points handed to the client and not yet written or given up on. */
+  get inflight(): number {
+    return this.generated - this.written - this.dropped;
+  }
+
+  write(lines: string[]): void {
+    if (lines.length === 0) return;
+    this.generated += lines.length;
+    this.api.writeRecords(lines);
+  }
+
+  /** Counts readings that were never handed to the client, e.g. skipped because the fleet fell too far behind. */
+  recordSkipped(readings: number, reason: string): void {
+    if (readings === 0) return;
+    this.generated += readings;
+    this.onDropped(readings, reason);
+  }
+
+  /** Resolves once fewer than `limit` points are in flight (or the writer is closed). */
+  waitForCapacity(limit: number): Promise<void> {
+    if (this.inflight < limit || this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const check = () => {
+        if (this.inflight < limit || this.closed) resolve();
+        else this.waiters.push(check);
+      };
+      this.waiters.push(check);
+    });
+  }
+
+  /**
+   * Sends everything buffered, including the retry buffer, until nothing is in flight or the
+   * deadline passes; whatever is still in flight then is counted as dropped and logged.
+   */
+  async drain(deadline: number): Promise<void> {
+    while (this.inflight > 0 && Date.now() < deadline) {
+      await this.api.flush(true).catch(() => undefined);
+      if (this.inflight === 0) break;
+      await this.waitForProgress(Math.min(250, Math.max(0, deadline - Date.now())));
+    }
+    this.closed = true;
+    this.api.dispose();
+    const remaining = this.inflight;
+    if (remaining > 0) this.onDropped(remaining, "shutdown timeout: still unsent");
+    this.wake();
+  }
+
+  private waitForProgress(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.waiters.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  private onWritten(count: number): void {
+    this.written += count;
+    this.lastSuccessAt = Date.now();
+    this.wake();
+  }
+
+  private onDropped(count: number, reason: string): void {
+    this.dropped += count;
+    this.log.error({ points: count, reason, points_dropped: this.dropped }, "points dropped");
+    this.wake();
+  }
+
+  private onFailed(error: Error, count: number, attempt: number, maxRetries: number): void {
+    // Mirrors the client's own decision, which it takes right after this hook returns:
+    // it retries unless the writer is closed, the attempts or the retry time are used up,
+    // or the server answered with a 4xx other than 429.
+    const clientError = error instanceof HttpError && error.statusCode < 429;
+    const expired = error.message === "Max retry time exceeded.";
+    if (this.closed || clientError || expired || attempt > maxRetries) {
+      const reason = clientError
+        ? `rejected by server (HTTP ${(error as HttpError).statusCode}): not retryable`
+        : expired
+          ? "retry time exceeded"
+          : "retries exhausted";
+      this.log.error({ err: describeError(error), attempt }, "write failed for good");
+      this.onDropped(count, reason);
+      return;
+    }
+    const now = Date.now();
+    if (now - this.lastWarnAt >= WARN_EVERY_MS) {
+      this.log.warn(
+        { err: describeError(error), attempt, points: count, similar_failures_suppressed: this.suppressedWarnings, inflight: this.inflight },
+        "write failed, will retry",
+      );
+      this.lastWarnAt = now;
+      this.suppressedWarnings = 0;
+    } else {
+      this.suppressedWarnings++;
+    }
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter();
+  }
+}

@@ -1,0 +1,94 @@
+// Bad configuration: the process exits 2 with a message naming the variable and what is allowed,
+// before it touches the network.
+import { chmodSync } from "node:fs";
+import { loadConfig, ConfigError } from "../src/config";
+import { FakeInflux } from "./support/fake-influx";
+import { BUCKET, ORG, TOKEN, writeTempFile } from "./support/fixtures";
+import { baseEnv, startSimulator } from "./support/run-simulator";
+
+const server = new FakeInflux({ token: TOKEN, org: ORG, bucket: BUCKET });
+beforeAll(() => server.start());
+afterAll(() => server.stop());
+
+const good = () => ({ INFLUX_URL: server.url, INFLUX_ORG: ORG, INFLUX_BUCKET: BUCKET, INFLUX_TOKEN: TOKEN });
+const without = (key: string) => {
+  const env: Record<string, string> = good();
+  delete env[key];
+  return env;
+};
+
+const unreadable = () => {
+  const path = writeTempFile("token", TOKEN);
+  chmodSync(path, 0o000);
+  return path;
+};
+const runningAsRoot = process.getuid?.() === 0;
+
+const cases: Array<[string, () => Record<string, string>, RegExp]> = [
+  ["missing URL", () => without("INFLUX_URL"), /INFLUX_URL is required/],
+  ["URL with another scheme", () => ({ ...good(), INFLUX_URL: "ftp://influxdb:8086" }), /INFLUX_URL must be an http:\/\/ or https:\/\/ URL/],
+  ["missing org", () => without("INFLUX_ORG"), /INFLUX_ORG is required/],
+  ["missing bucket", () => without("INFLUX_BUCKET"), /INFLUX_BUCKET is required/],
+  ["both token variables", () => ({ ...good(), INFLUX_TOKEN_FILE: writeTempFile("token", TOKEN) }), /exactly one of INFLUX_TOKEN or INFLUX_TOKEN_FILE/],
+  ["no token variable", () => without("INFLUX_TOKEN"), /exactly one of INFLUX_TOKEN or INFLUX_TOKEN_FILE/],
+  ["token file that does not exist", () => ({ ...without("INFLUX_TOKEN"), INFLUX_TOKEN_FILE: "/nonexistent/token" }), /INFLUX_TOKEN_FILE cannot be read \(\/nonexistent\/token\): ENOENT/],
+  ["empty token file", () => ({ ...without("INFLUX_TOKEN"), INFLUX_TOKEN_FILE: writeTempFile("token", "\n") }), /INFLUX_TOKEN_FILE points to an empty file/],
+  ["unreadable CA file", () => ({ ...good(), INFLUX_CA_FILE: "/nonexistent/ca.pem" }), /INFLUX_CA_FILE cannot be read/],
+  ["CA file that is not PEM", () => ({ ...good(), INFLUX_CA_FILE: writeTempFile("ca.pem", "hello") }), /INFLUX_CA_FILE must be a PEM file/],
+  ["non-numeric devices", () => ({ ...good(), SIM_DEVICES: "many" }), /SIM_DEVICES must be an integer from 1 to 10000000/],
+  ["negative devices", () => ({ ...good(), SIM_DEVICES: "-3" }), /SIM_DEVICES must be an integer from 1 to 10000000/],
+  ["zero interval", () => ({ ...good(), SIM_INTERVAL_MS: "0" }), /SIM_INTERVAL_MS must be an integer from 10 to 3600000/],
+  ["fractional interval", () => ({ ...good(), SIM_INTERVAL_MS: "2.5" }), /SIM_INTERVAL_MS must be an integer/],
+  ["bad backfill duration", () => ({ ...good(), SIM_BACKFILL: "yesterday" }), /SIM_BACKFILL must be a duration such as 30s, 15m, 24h or 7d/],
+  ["exit after backfill without backfill", () => ({ ...good(), SIM_EXIT_AFTER_BACKFILL: "true" }), /SIM_EXIT_AFTER_BACKFILL=true needs SIM_BACKFILL/],
+  ["non-boolean exit flag", () => ({ ...good(), SIM_EXIT_AFTER_BACKFILL: "yes" }), /SIM_EXIT_AFTER_BACKFILL must be true or false/],
+  ["unknown log level", () => ({ ...good(), LOG_LEVEL: "loud" }), /LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent/],
+  ["site with a space", () => ({ ...good(), SIM_SITE: "plant 7" }), /SIM_SITE must be 1-64 characters/],
+  ["fault rate above 1", () => ({ ...good(), SIM_FAULT_SPIKE_RATE: "1.5" }), /SIM_FAULT_SPIKE_RATE must be a probability per reading from 0 to 1/],
+  ["seed out of range", () => ({ ...good(), SIM_SEED: "99999999999" }), /SIM_SEED must be an integer from 0 to 4294967295/],
+  ["shutdown timeout past Docker's", () => ({ ...good(), SIM_SHUTDOWN_TIMEOUT_MS: "15000" }), /SIM_SHUTDOWN_TIMEOUT_MS must be below Docker's 10 s stop timeout/],
+  ["retry max below min", () => ({ ...good(), SIM_RETRY_MIN_MS: "5000", SIM_RETRY_MAX_MS: "100" }), /SIM_RETRY_MAX_MS must be at least SIM_RETRY_MIN_MS/],
+];
+if (!runningAsRoot) {
+  cases.push(["unreadable token file", () => ({ ...without("INFLUX_TOKEN"), INFLUX_TOKEN_FILE: unreadable() }), /INFLUX_TOKEN_FILE cannot be read .*EACCES/]);
+}
+
+describe("invalid configuration exits 2", () => {
+  test.each(cases)("%s", async (_name, makeEnv, message) => {
+    const sim = startSimulator({ ...baseEnv({}), ...makeEnv() });
+    expect(await sim.exited).toBe(2);
+    const fatal = sim.logs.find((line) => line.level === 60);
+    expect(fatal?.msg).toMatch(message);
+    expect(fatal?.msg).toMatch(/^invalid configuration: /);
+    expect(sim.output()).not.toContain(TOKEN);
+  });
+
+  test("no request reached the server from any invalid configuration", () => {
+    expect(server.httpRequests).toBe(0);
+  });
+});
+
+describe("loadConfig", () => {
+  test("collects every problem at once", () => {
+    try {
+      loadConfig({ SIM_DEVICES: "x", SIM_INTERVAL_MS: "-1" });
+      throw new Error("expected a ConfigError");
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      const problems = (error as ConfigError).problems.join("\n");
+      expect(problems).toMatch(/INFLUX_URL is required/);
+      expect(problems).toMatch(/SIM_DEVICES/);
+      expect(problems).toMatch(/SIM_INTERVAL_MS/);
+      expect(problems).toMatch(/INFLUX_TOKEN/);
+    }
+  });
+
+  test("defaults: 5 devices every 5 s, and a retry buffer for at least five minutes of traffic", () => {
+    const config = loadConfig({ INFLUX_URL: "https://influxdb:8086", INFLUX_ORG: "o", INFLUX_BUCKET: "b", INFLUX_TOKEN: "t" });
+    expect(config.devices).toBe(5);
+    expect(config.intervalMs).toBe(5000);
+    const config100k = loadConfig({ INFLUX_URL: "https://influxdb:8086", INFLUX_ORG: "o", INFLUX_BUCKET: "b", INFLUX_TOKEN: "t", SIM_DEVICES: "100000", SIM_INTERVAL_MS: "1000" });
+    expect(config100k.bufferLines).toBeGreaterThanOrEqual(100_000 * 300);
+    expect(config100k.maxInflightLines).toBeGreaterThan(config100k.bufferLines);
+  });
+});

@@ -1,0 +1,116 @@
+import { Fleet } from "../src/fleet";
+import { parseDuration } from "../src/duration";
+import { DROPOUT_READINGS, STUCK_READINGS } from "../src/signal-model";
+import { parseLine } from "./support/line-protocol";
+
+const faults = { spikeRate: 0.001, stuckRate: 0.0005, dropoutRate: 0.0005 };
+const HOUR = 3_600_000;
+const T0 = Date.UTC(2026, 10, 1);
+
+function linesFor(seed: number, from: number, to: number, devices = 20, intervalMs = 60_000, f = faults): string[] {
+  const fleet = new Fleet({ devices, intervalMs, seed, site: "s", measurement: "environment", faults: f });
+  fleet.seek(from);
+  const out: string[] = [];
+  fleet.take(to, Number.MAX_SAFE_INTEGER, out);
+  return out;
+}
+
+describe("signal model", () => {
+  test("the same seed gives the same data, another seed other data", () => {
+    const a = linesFor(42, T0, T0 + 6 * HOUR);
+    const b = linesFor(42, T0, T0 + 6 * HOUR);
+    const c = linesFor(43, T0, T0 + 6 * HOUR);
+    expect(a.length).toBeGreaterThan(6 * 60 * 20 * 0.95);
+    expect(b).toEqual(a);
+    expect(c).not.toEqual(a);
+  });
+
+  test("a reading depends only on device and time, not on how the fleet was swept", () => {
+    const whole = linesFor(7, T0, T0 + HOUR);
+    const fleet = new Fleet({ devices: 20, intervalMs: 60_000, seed: 7, site: "s", measurement: "environment", faults });
+    fleet.seek(T0);
+    const pieces: string[] = [];
+    while (fleet.cursorTime < T0 + HOUR) fleet.take(T0 + HOUR, 7, pieces);
+    expect(pieces).toEqual(whole);
+  });
+
+  test("readings are spread over the interval and in time order", () => {
+    const lines = linesFor(1, T0, T0 + 10 * 60_000, 10, 60_000, { spikeRate: 0, stuckRate: 0, dropoutRate: 0 });
+    const times = lines.map((l) => parseLine(l).timestamp);
+    expect(times).toEqual([...times].sort((x, y) => x - y));
+    expect(new Set(times.slice(0, 10)).size).toBe(10); // ten devices, ten distinct offsets
+    expect(times[1] - times[0]).toBe(6000);
+  });
+
+  test("a daily cycle per device, humidity anti-correlated with temperature, battery draining", () => {
+    const lines = linesFor(3, T0, T0 + 48 * HOUR, 1, 300_000, { spikeRate: 0, stuckRate: 0, dropoutRate: 0 }).map(parseLine);
+    const temps = lines.map((p) => p.fields.temperature_c);
+    const hums = lines.map((p) => p.fields.humidity_pct);
+    expect(Math.max(...temps) - Math.min(...temps)).toBeGreaterThan(2.5);
+    expect(correlation(temps, hums)).toBeLessThan(-0.8);
+    // drains steadily (0.5-2.5 % a day); at most one battery swap (a jump up) in two days
+    const battery = lines.map((p) => p.fields.battery_pct);
+    const rises = battery.slice(1).filter((b, i) => b > battery[i]).length;
+    expect(rises).toBeLessThanOrEqual(1);
+    expect(rises === 0 ? battery[0] - battery[battery.length - 1] : 1).toBeGreaterThan(0.9);
+  });
+
+  test("faults appear at about the configured rates", () => {
+    const intervalMs = 1000;
+    const devices = 50;
+    const span = HOUR / 2;
+    const readings = (devices * span) / intervalMs;
+    const noFaults = linesFor(5, T0, T0 + span, devices, intervalMs, { spikeRate: 0, stuckRate: 0, dropoutRate: 0 });
+    expect(noFaults.length).toBe(readings);
+    const dropouts = linesFor(5, T0, T0 + span, devices, intervalMs, { spikeRate: 0, stuckRate: 0, dropoutRate: 0.01 });
+    const missing = readings - dropouts.length;
+    const expectedMissing = readings * 0.01 * DROPOUT_READINGS;
+    expect(missing).toBeGreaterThan(expectedMissing * 0.7);
+    expect(missing).toBeLessThan(expectedMissing * 1.3);
+
+    const spiky = linesFor(5, T0, T0 + span, devices, intervalMs, { spikeRate: 0.01, stuckRate: 0, dropoutRate: 0 }).map(parseLine);
+    const calm = noFaults.map(parseLine);
+    const spikes = spiky.filter((p, i) => Math.abs(p.fields.temperature_c - calm[i].fields.temperature_c) > 5).length;
+    expect(spikes).toBeGreaterThan(readings * 0.01 * 0.7);
+    expect(spikes).toBeLessThan(readings * 0.01 * 1.3);
+
+    const stuck = linesFor(5, T0, T0 + span, devices, intervalMs, { spikeRate: 0, stuckRate: 0.002, dropoutRate: 0 }).map(parseLine);
+    // a stuck sensor repeats its whole reading; count repeats beyond those rounding produces anyway
+    const repeats = countRepeats(stuck) - countRepeats(calm);
+    const expectedRepeats = readings * 0.002 * (STUCK_READINGS - 1);
+    expect(repeats).toBeGreaterThan(expectedRepeats * 0.6);
+    expect(repeats).toBeLessThan(expectedRepeats * 1.4);
+  });
+
+  test("durations", () => {
+    expect(parseDuration("24h")).toBe(24 * HOUR);
+    expect(parseDuration("1h30m")).toBe(1.5 * HOUR);
+    expect(parseDuration("7d")).toBe(7 * 24 * HOUR);
+    expect(parseDuration("500ms")).toBe(500);
+    for (const bad of ["", "h", "24", "1.5h", "24 h", "-1h", "1y"]) expect(parseDuration(bad)).toBeUndefined();
+  });
+});
+
+function countRepeats(points: ReturnType<typeof parseLine>[]): number {
+  let repeats = 0;
+  const previous = new Map<string, string>();
+  for (const p of points) {
+    const values = JSON.stringify(p.fields);
+    if (previous.get(p.tags.device) === values) repeats++;
+    previous.set(p.tags.device, values);
+  }
+  return repeats;
+}
+
+function correlation(xs: number[], ys: number[]): number {
+  const n = xs.length;
+  const mx = xs.reduce((a, b) => a + b, 0) / n;
+  const my = ys.reduce((a, b) => a + b, 0) / n;
+  let sxy = 0, sxx = 0, syy = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (xs[i] - mx) * (ys[i] - my);
+    sxx += (xs[i] - mx) ** 2;
+    syy += (ys[i] - my) ** 2;
+  }
+  return sxy / Math.sqrt(sxx * syy);
+}
