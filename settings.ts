@@ -1,0 +1,310 @@
+// Turns the stack's raw configuration into one typed, validated Settings object.
+// Pure: it reads nothing itself, so it is tested directly, and index.ts calls it once before
+// any resource is created. Every problem names the key and what is allowed.
+import { isIPv4, isIP } from "node:net";
+import { z } from "zod";
+
+export const PROJECT = "secure-iot";
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+export interface Limits {
+  memoryMb: number;
+  cpuMillis: number;
+}
+
+export interface ContainerPolicy {
+  restartPolicy: "on-failure" | "unless-stopped";
+  restartMaxRetries: number;
+  logMaxSize: string;
+  logMaxFiles: number;
+  startupTimeoutSeconds: number;
+}
+
+export interface Settings {
+  stack: string;
+  /** prefix of every Docker object name, so several stacks can share one Docker host */
+  namePrefix: string;
+  tls: {
+    enabled: boolean;
+    minVersion: "1.2" | "1.3";
+    validityHours: number;
+    earlyRenewalHours: number;
+    grafanaExternalNames: string[];
+  };
+  influx: {
+    org: string;
+    bucket: string;
+    retention: string;
+    adminUser: string;
+    /** a chosen password (secret) or undefined to generate one */
+    adminPassword?: string;
+    publishPort: boolean;
+    hostPort: number;
+    limits: Limits;
+  };
+  grafana: {
+    bindAddress: string;
+    port: number;
+    adminUser: string;
+    adminPassword?: string;
+    limits: Limits;
+  };
+  simulator: {
+    devices: number;
+    intervalMs: number;
+    site: string;
+    seed: number;
+    logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
+    limits: Limits;
+  };
+  containers: ContainerPolicy;
+  protectData: boolean;
+  dockerHost?: string;
+  /** notes for the operator, printed as Pulumi warnings */
+  warnings: string[];
+}
+
+// --- value parsers: each takes the raw config string and reports in terms of the key -----------
+
+function int(key: string, min: number, max: number) {
+  return z
+    .string({ message: `${key} is missing (Pulumi.yaml declares its default)` })
+    .refine((v) => /^-?\d+$/.test(v.trim()) && Number(v) >= min && Number(v) <= max, {
+      message: `${key} must be an integer from ${min} to ${max}`,
+    })
+    .transform(Number);
+}
+
+function bool(key: string) {
+  return z
+    .string({ message: `${key} is missing (Pulumi.yaml declares its default)` })
+    .refine((v) => v === "true" || v === "false", { message: `${key} must be true or false` })
+    .transform((v) => v === "true");
+}
+
+function oneOf<T extends string>(key: string, values: readonly T[]) {
+  return z
+    .string({ message: `${key} is missing (Pulumi.yaml declares its default)` })
+    .refine((v): v is T => (values as readonly string[]).includes(v), { message: `${key} must be one of ${values.join(", ")}` })
+    .transform((v) => v as T);
+}
+
+function name(key: string, what: string) {
+  return z
+    .string({ message: `${key} is missing (Pulumi.yaml declares its default)` })
+    .refine((v) => /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(v), {
+      message: `${key} must be a ${what} of 1-64 characters A-Z a-z 0-9 _ . - starting with a letter or digit`,
+    });
+}
+
+const RETENTION = /^(\d+)(h|d|w)$/;
+const HOURS = { h: 1, d: 24, w: 168 } as const;
+
+function retention(key: string) {
+  return z.string({ message: `${key} is missing (Pulumi.yaml declares its default)` }).refine(
+    (v) => {
+      const m = RETENTION.exec(v);
+      if (!m) return false;
+      const hours = Number(m[1]) * HOURS[m[2] as keyof typeof HOURS];
+      return hours >= 1 && hours <= 1000 * 8760;
+    },
+    { message: `${key} must be a duration of at least 1h with one unit h, d or w, such as 72h, 30d or 52w` },
+  );
+}
+
+const DNS_NAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+function hostList(key: string) {
+  return z
+    .string({ message: `${key} is missing (Pulumi.yaml declares its default)` })
+    .transform((v, ctx) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(v);
+      } catch {
+        parsed = undefined;
+      }
+      if (!Array.isArray(parsed) || parsed.length === 0 || parsed.some((x) => typeof x !== "string")) {
+        ctx.addIssue({ code: "custom", message: `${key} must be a non-empty list of host names or IP addresses` });
+        return z.NEVER;
+      }
+      const bad = (parsed as string[]).filter((h) => !isIP(h) && !DNS_NAME.test(h));
+      if (bad.length > 0) {
+        ctx.addIssue({ code: "custom", message: `${key} has entries that are neither host names nor IP addresses: ${bad.join(", ")}` });
+        return z.NEVER;
+      }
+      return parsed as string[];
+    });
+}
+
+function sizeWithUnit(key: string) {
+  return z
+    .string({ message: `${key} is missing (Pulumi.yaml declares its default)` })
+    .refine((v) => /^[1-9]\d*[kmg]$/.test(v), { message: `${key} must be a size such as 500k, 10m or 1g` });
+}
+
+function optionalSecret(key: string) {
+  return z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || v === "" || v.length >= 16, {
+      message: `${key} must be at least 16 characters (or empty to generate one)`,
+    })
+    .transform((v) => (v ? v : undefined));
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+
+/** The program's keys (without the project prefix); a test keeps them equal to Pulumi.yaml's. */
+export const schema = z.object({
+  tlsEnabled: bool("tlsEnabled"),
+  allowPlaintext: bool("allowPlaintext"),
+  tlsMinVersion: oneOf("tlsMinVersion", ["1.2", "1.3"] as const),
+  certValidityHours: int("certValidityHours", 24, 87_600),
+  certEarlyRenewalHours: int("certEarlyRenewalHours", 1, 87_600),
+  grafanaExternalNames: hostList("grafanaExternalNames"),
+  influxOrg: name("influxOrg", "name"),
+  influxBucket: name("influxBucket", "name"),
+  influxRetention: retention("influxRetention"),
+  influxAdminUser: name("influxAdminUser", "user name"),
+  influxAdminPassword: optionalSecret("influxAdminPassword"),
+  influxPublishPort: bool("influxPublishPort"),
+  influxHostPort: int("influxHostPort", 1024, 65_535),
+  influxMemoryMb: int("influxMemoryMb", 256, 65_536),
+  influxCpuMillis: int("influxCpuMillis", 100, 64_000),
+  grafanaBindAddress: z
+    .string({ message: "grafanaBindAddress is missing (Pulumi.yaml declares its default)" })
+    .refine((v) => isIPv4(v), { message: "grafanaBindAddress must be an IPv4 address such as 127.0.0.1" }),
+  grafanaPort: int("grafanaPort", 1024, 65_535),
+  grafanaAdminUser: name("grafanaAdminUser", "user name"),
+  grafanaAdminPassword: optionalSecret("grafanaAdminPassword"),
+  grafanaMemoryMb: int("grafanaMemoryMb", 128, 65_536),
+  grafanaCpuMillis: int("grafanaCpuMillis", 100, 64_000),
+  simDevices: int("simDevices", 1, 100_000),
+  simIntervalMs: int("simIntervalMs", 100, 3_600_000),
+  simSite: name("simSite", "site name"),
+  simSeed: int("simSeed", 0, 4_294_967_295),
+  simLogLevel: oneOf("simLogLevel", LOG_LEVELS),
+  simMemoryMb: int("simMemoryMb", 64, 65_536),
+  simCpuMillis: int("simCpuMillis", 50, 64_000),
+  restartPolicy: oneOf("restartPolicy", ["on-failure", "unless-stopped"] as const),
+  restartMaxRetries: int("restartMaxRetries", 1, 100),
+  logMaxSize: sizeWithUnit("logMaxSize"),
+  logMaxFiles: int("logMaxFiles", 1, 100),
+  protectData: bool("protectData"),
+  startupTimeoutSeconds: int("startupTimeoutSeconds", 30, 1800),
+});
+
+export const CONFIG_KEYS = Object.keys(schema.shape);
+
+const DOCKER_HOST = /^(unix|tcp|ssh|npipe):\/\/.+/;
+
+/**
+ * Validates the whole configuration of a stack.
+ * @param raw every config value of the stack as the engine passes it: "project:key" to string
+ */
+export function loadSettings(raw: Record<string, string>, stack: string): Settings {
+  const problems: string[] = [];
+  const ours: Record<string, string> = {};
+  for (const [fullKey, value] of Object.entries(raw)) {
+    const [namespace, key] = splitKey(fullKey);
+    if (namespace !== PROJECT) continue;
+    if (!CONFIG_KEYS.includes(key)) {
+      problems.push(`${PROJECT}:${key} is not a setting of this program (known settings: ${CONFIG_KEYS.join(", ")})`);
+      continue;
+    }
+    ours[key] = value;
+  }
+
+  const parsed = schema.safeParse(ours);
+  if (!parsed.success) problems.push(...parsed.error.issues.map((issue) => issue.message));
+
+  const dockerHost = raw["docker:host"];
+  if (dockerHost !== undefined && !DOCKER_HOST.test(dockerHost)) {
+    problems.push("docker:host must be a unix://, tcp://, ssh:// or npipe:// address, e.g. ssh://admin@edge-01");
+  }
+  if (!/^[a-z0-9][a-z0-9_.-]{0,39}$/.test(stack)) {
+    problems.push(`the stack name "${stack}" must be 1-40 characters a-z 0-9 _ . - (it prefixes Docker object names)`);
+  }
+
+  const warnings: string[] = [];
+  if (parsed.success) {
+    const c = parsed.data;
+    if (!c.tlsEnabled && !c.allowPlaintext) {
+      problems.push("tlsEnabled=false needs the explicit opt-out allowPlaintext=true: without TLS, readings, tokens and passwords travel unencrypted");
+    }
+    if (c.certEarlyRenewalHours >= c.certValidityHours) {
+      problems.push("certEarlyRenewalHours must be less than certValidityHours");
+    }
+    if (c.influxPublishPort && c.grafanaBindAddress === "127.0.0.1" && c.influxHostPort === c.grafanaPort) {
+      problems.push("influxHostPort and grafanaPort must differ when influxPublishPort is true");
+    }
+    if (!c.tlsEnabled) warnings.push("TLS is OFF (tlsEnabled=false): readings, tokens and passwords travel in clear text on the Docker networks and to the browser.");
+    if (!c.grafanaBindAddress.startsWith("127.")) {
+      warnings.push(`Grafana is published on ${c.grafanaBindAddress}:${c.grafanaPort}, reachable from outside this host; make sure a firewall limits who can reach it.`);
+    }
+    if (c.influxPublishPort) warnings.push(`InfluxDB's API is published on 127.0.0.1:${c.influxHostPort} (influxPublishPort=true).`);
+  }
+
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const c = parsed.data;
+  const externalNames = [...new Set(c.grafanaExternalNames)];
+
+  return {
+    stack,
+    namePrefix: `iot-${stack}`,
+    tls: {
+      enabled: c.tlsEnabled,
+      minVersion: c.tlsMinVersion,
+      validityHours: c.certValidityHours,
+      earlyRenewalHours: c.certEarlyRenewalHours,
+      grafanaExternalNames: externalNames,
+    },
+    influx: {
+      org: c.influxOrg,
+      bucket: c.influxBucket,
+      retention: c.influxRetention,
+      adminUser: c.influxAdminUser,
+      adminPassword: c.influxAdminPassword,
+      publishPort: c.influxPublishPort,
+      hostPort: c.influxHostPort,
+      limits: { memoryMb: c.influxMemoryMb, cpuMillis: c.influxCpuMillis },
+    },
+    grafana: {
+      bindAddress: c.grafanaBindAddress,
+      port: c.grafanaPort,
+      adminUser: c.grafanaAdminUser,
+      adminPassword: c.grafanaAdminPassword,
+      limits: { memoryMb: c.grafanaMemoryMb, cpuMillis: c.grafanaCpuMillis },
+    },
+    simulator: {
+      devices: c.simDevices,
+      intervalMs: c.simIntervalMs,
+      site: c.simSite,
+      seed: c.simSeed,
+      logLevel: c.simLogLevel,
+      limits: { memoryMb: c.simMemoryMb, cpuMillis: c.simCpuMillis },
+    },
+    containers: {
+      restartPolicy: c.restartPolicy,
+      restartMaxRetries: c.restartMaxRetries,
+      logMaxSize: c.logMaxSize,
+      logMaxFiles: c.logMaxFiles,
+      startupTimeoutSeconds: c.startupTimeoutSeconds,
+    },
+    protectData: c.protectData,
+    dockerHost,
+    warnings,
+  };
+}
+
+function splitKey(fullKey: string): [string, string] {
+  const colon = fullKey.indexOf(":");
+  return colon < 0 ? ["", fullKey] : [fullKey.slice(0, colon), fullKey.slice(colon + 1)];
+}

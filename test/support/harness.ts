@@ -1,0 +1,181 @@
+// Runs Pulumi code under mocks and records every resource it registers.
+//
+// Each run gets a fresh module registry (jest.isolateModules), so @pulumi/pulumi's runtime state,
+// the stack config and the program's module-level code start clean: one file can run the dev and
+// the prod stack, or a component alone. The config is the one users deploy: Pulumi.yaml's defaults
+// overlaid with Pulumi.<stack>.yaml, then any overrides of the test.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import type * as PulumiModule from "@pulumi/pulumi";
+
+export const ROOT = join(__dirname, "..", "..");
+export const PROJECT = "secure-iot";
+
+export interface RecordedResource {
+  type: string;
+  name: string;
+  id: string;
+  /** inputs as the provider would receive them (secrets unwrapped) */
+  inputs: Record<string, any>;
+}
+
+/** Values the provider would compute, made recognisable so tests can trace where they flow. */
+export function mockOutputs(type: string, name: string, inputs: Record<string, any>): Record<string, any> {
+  switch (type) {
+    case "random:index/randomPassword:RandomPassword":
+      return { result: `MOCK-SECRET-${name}-${"x".repeat(Math.max(0, (inputs.length ?? 16) - name.length - 12))}` };
+    case "tls:index/privateKey:PrivateKey":
+      return {
+        privateKeyPem: `-----BEGIN EC PRIVATE KEY-----\nMOCK-KEY-${name}\n-----END EC PRIVATE KEY-----\n`,
+        publicKeyPem: `-----BEGIN PUBLIC KEY-----\nMOCK-PUB-${name}\n-----END PUBLIC KEY-----\n`,
+      };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { certPem: `-----BEGIN CERTIFICATE-----\nMOCK-CERT-${name}\n-----END CERTIFICATE-----\n` };
+    case "tls:index/certRequest:CertRequest":
+      return { certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nMOCK-CSR-${name}\n-----END CERTIFICATE REQUEST-----\n` };
+    case "docker:index/remoteImage:RemoteImage":
+      return { imageId: `sha256:mock-image-id-of-${name}`, repoDigest: `${inputs.name}` };
+    case "docker:index/image:Image":
+      return { imageName: inputs.imageName, repoDigest: "" };
+    default:
+      return {};
+  }
+}
+
+/** Pulumi.yaml defaults, then Pulumi.<stack>.yaml, then overrides: "project:key" to the string the engine passes. */
+export function stackConfig(stack: string, overrides: Record<string, unknown> = {}): Record<string, string> {
+  const project = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8"));
+  const config: Record<string, string> = {};
+  for (const [key, spec] of Object.entries<any>(project.config ?? {})) {
+    if (spec && "default" in spec) config[`${PROJECT}:${key}`] = toConfigString(spec.default);
+  }
+  const stackFile = parse(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8"));
+  for (const [key, value] of Object.entries(stackFile.config ?? {})) config[key] = toConfigString(value);
+  for (const [key, value] of Object.entries(overrides)) {
+    const fullKey = key.includes(":") ? key : `${PROJECT}:${key}`;
+    if (value === undefined) delete config[fullKey];
+    else config[fullKey] = toConfigString(value);
+  }
+  return config;
+}
+
+function toConfigString(value: unknown): string {
+  return typeof value === "string" ? value : JSON.stringify(value);
+}
+
+export interface Run {
+  resources: RecordedResource[];
+  /** the module's exports (the program's stack outputs), or what `body` returned */
+  exports: Record<string, unknown>;
+  pulumi: typeof PulumiModule;
+}
+
+/**
+ * Runs `body` (or the program, index.ts) under mocks with the given stack config and waits until
+ * every resource it registered has been recorded.
+ */
+export async function runUnderMocks(
+  stack: string,
+  config: Record<string, string>,
+  body?: (pulumi: typeof PulumiModule) => Record<string, unknown>,
+): Promise<Run> {
+  const resources: RecordedResource[] = [];
+  let pulumi!: typeof PulumiModule;
+  let exported: Record<string, unknown> = {};
+  let failure: unknown;
+  jest.isolateModules(() => {
+    pulumi = require("@pulumi/pulumi");
+    void pulumi.runtime.setMocks(
+      {
+        newResource(args) {
+          const inputs = unwrapSecrets(args.inputs);
+          const id = `${args.name}-id`;
+          resources.push({ type: args.type, name: args.name, id, inputs });
+          return { id, state: { ...args.inputs, ...mockOutputs(args.type, args.name, inputs) } };
+        },
+        call(args) {
+          return args.inputs;
+        },
+      },
+      PROJECT,
+      stack,
+      false,
+    );
+    pulumi.runtime.setAllConfig(config);
+    try {
+      exported = body ? body(pulumi) : require(join(ROOT, "index.ts"));
+    } catch (error) {
+      failure = error;
+    }
+  });
+  if (failure) throw failure;
+  // Resolving every exported output and then waiting for the runtime's outstanding RPCs means
+  // every resource has been registered with the mock monitor.
+  await Promise.all(Object.values(exported).map((value) => resolve(pulumi, value)));
+  await pulumi.runtime.disconnect();
+  return { resources, exports: exported, pulumi };
+}
+
+/** The plain value of an exported output (or nested object of outputs). */
+export function resolve(pulumi: typeof PulumiModule, value: unknown): Promise<unknown> {
+  if (pulumi.Output.isInstance(value)) return new Promise((r) => (value as PulumiModule.Output<unknown>).apply((v) => r(v)));
+  if (value && typeof value === "object" && !pulumi.Resource.isInstance(value)) {
+    return Promise.all(Object.values(value).map((v) => resolve(pulumi, v))).then(() => value);
+  }
+  return Promise.resolve(value);
+}
+
+export function isSecret(pulumi: typeof PulumiModule, value: unknown): Promise<boolean> {
+  return pulumi.Output.isInstance(value) ? pulumi.isSecret(value as PulumiModule.Output<unknown>) : Promise.resolve(false);
+}
+
+// Secrets reach the mock monitor wrapped in a signature object; tests want the plain values.
+const SECRET_SIG = "4dabf18193072939515e22adb298388d";
+function unwrapSecrets(value: any): any {
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (value && typeof value === "object") {
+    if (value[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270") return unwrapSecrets(value.value);
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return value;
+}
+
+// --- queries over recorded resources -------------------------------------------------------------
+
+export const CONTAINER = "docker:index/container:Container";
+
+export function ofType(run: Run, type: string): RecordedResource[] {
+  return run.resources.filter((r) => r.type === type);
+}
+
+export function one(run: Run, type: string, name: string): RecordedResource {
+  const found = run.resources.filter((r) => r.type === type && r.name === name);
+  if (found.length !== 1) {
+    const names = ofType(run, type).map((r) => r.name);
+    throw new Error(`expected one ${type} named ${name}, found ${found.length} (have: ${names.join(", ")})`);
+  }
+  return found[0];
+}
+
+/** Service containers: every container that is started (loaders are created but never started). */
+export function serviceContainers(run: Run): RecordedResource[] {
+  return ofType(run, CONTAINER).filter((c) => c.inputs.start !== false);
+}
+
+export function env(container: RecordedResource): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const entry of container.inputs.envs ?? []) {
+    const eq = entry.indexOf("=");
+    out[entry.slice(0, eq)] = entry.slice(eq + 1);
+  }
+  return out;
+}
+
+/** The files a FileVolume loader uploads: path inside the volume to the upload. */
+export function uploads(loader: RecordedResource): Record<string, { content: string; owner: string; group: string; permissions: string }> {
+  const out: Record<string, any> = {};
+  for (const upload of loader.inputs.uploads ?? []) out[upload.file.replace(/^\/staging\//, "")] = upload;
+  return out;
+}
