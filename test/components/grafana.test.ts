@@ -1,0 +1,110 @@
+import { parse } from "yaml";
+import { CONTAINER, env, one, runUnderMocks, uploads } from "../support/harness";
+import { LIMITS, POLICY, TLS } from "./support";
+
+function build(options: { tls?: boolean; protectData?: boolean } = {}) {
+  return runUnderMocks("dev", {}, (pulumi) => {
+    const docker = require("@pulumi/docker");
+    const { Grafana } = require("../../components/grafana");
+    const influxContainer = new docker.Container("influx", { image: "x" });
+    const grafana = new Grafana("grafana", {
+      namePrefix: "iot-t",
+      backendNetworkName: "iot-t-backend",
+      frontendNetworkName: "iot-t-frontend",
+      alias: "grafana",
+      bindAddress: "127.0.0.1",
+      hostPort: 3000,
+      externalHost: "localhost",
+      adminUser: "admin",
+      adminPassword: pulumi.secret("GRAFANA-PASSWORD"),
+      secretKey: pulumi.secret("GRAFANA-SECRET-KEY"),
+      tls: options.tls === false ? undefined : TLS(pulumi),
+      influx: {
+        url: options.tls === false ? "http://influxdb:8086" : "https://influxdb:8086",
+        org: "iot",
+        bucket: "sensors",
+        readToken: { volumeName: pulumi.output("iot-t-influxdb-config"), subpath: "handoff/grafana" },
+        caCertPem: options.tls === false ? undefined : "CA",
+      },
+      dashboards: { "fleet.json": '{"title":"x"}' },
+      startAfter: influxContainer,
+      limits: LIMITS,
+      policy: POLICY,
+      protectData: options.protectData ?? false,
+    });
+    return { url: grafana.url, protected: (grafana.dataVolume as any).__protect };
+  });
+}
+
+describe("Grafana alone", () => {
+  test("secure defaults: HTTPS, secrets by file, no anonymous access, no sign-up, no gravatar, no phoning home", async () => {
+    const run = await build();
+    const e = env(one(run, CONTAINER, "grafana-container"));
+    expect(e).toMatchObject({
+      GF_SERVER_PROTOCOL: "https",
+      GF_SERVER_CERT_FILE: "/etc/iot/grafana/tls/server.crt",
+      GF_SERVER_CERT_KEY: "/etc/iot/grafana/tls/server.key",
+      GF_SERVER_MIN_TLS_VERSION: "TLS1.3",
+      GF_SECURITY_ADMIN_USER: "admin",
+      GF_SECURITY_ADMIN_PASSWORD__FILE: "/etc/iot/grafana/secrets/admin-password",
+      GF_SECURITY_SECRET_KEY__FILE: "/etc/iot/grafana/secrets/secret-key",
+      GF_AUTH_ANONYMOUS_ENABLED: "false",
+      GF_USERS_ALLOW_SIGN_UP: "false",
+      GF_SECURITY_COOKIE_SECURE: "true",
+      GF_SECURITY_DISABLE_GRAVATAR: "true",
+      GF_ANALYTICS_REPORTING_ENABLED: "false",
+      GF_ANALYTICS_CHECK_FOR_UPDATES: "false",
+      GF_PATHS_PROVISIONING: "/etc/iot/grafana/provisioning",
+    });
+    expect(e.GF_SECURITY_ADMIN_PASSWORD).toBeUndefined();
+    expect(e.GF_SECURITY_SECRET_KEY).toBeUndefined();
+    expect(one(run, CONTAINER, "grafana-container").inputs.user).toBe("472:0");
+    expect(run.exports.url).toBe("https://localhost:3000");
+  });
+
+  test("datasource: InfluxDB over Flux with the read-only token and the CA, never skipping verification", async () => {
+    const files = uploads(one(await build(), CONTAINER, "grafana-files-loader"));
+    const ds = parse(files["provisioning/datasources/influxdb.yaml"].content).datasources[0];
+    expect(ds).toMatchObject({
+      type: "influxdb",
+      url: "https://influxdb:8086",
+      access: "proxy",
+      editable: false,
+      jsonData: { version: "Flux", organization: "iot", defaultBucket: "sensors", tlsAuthWithCACert: true, tlsSkipVerify: false },
+      secureJsonData: { token: "$__file{/run/secrets/influxdb-token/token}", tlsCACert: "$__file{/etc/iot/grafana/tls/ca.pem}" },
+    });
+    const provider = parse(files["provisioning/dashboards/iot.yaml"].content).providers[0];
+    expect(provider).toMatchObject({ type: "file", allowUiUpdates: false, options: { path: "/etc/iot/grafana/dashboards" } });
+    expect(files["dashboards/fleet.json"].content).toBe('{"title":"x"}');
+    expect(files["secrets/admin-password"]).toMatchObject({ content: "GRAFANA-PASSWORD", owner: "472", permissions: "0400" });
+    expect(files["tls/server.key"]).toMatchObject({ owner: "472", permissions: "0400" });
+  });
+
+  test("the read-only token mount, the published port on the bind address, the health check over TLS", async () => {
+    const c = one(await build(), CONTAINER, "grafana-container").inputs;
+    expect(c.mounts).toContainEqual({
+      type: "volume",
+      source: "iot-t-influxdb-config",
+      target: "/run/secrets/influxdb-token",
+      readOnly: true,
+      volumeOptions: { subpath: "handoff/grafana", noCopy: true },
+    });
+    expect(c.ports).toEqual([{ internal: 3000, external: 3000, ip: "127.0.0.1", protocol: "tcp" }]);
+    expect(c.healthcheck.tests).toEqual(["CMD", "curl", "-fsS", "-o", "/dev/null", "--cacert", "/etc/iot/grafana/tls/ca.pem", "https://localhost:3000/api/health"]);
+    expect(c.labels).toContainEqual({ label: "iot.after", value: "influx-id" });
+  });
+
+  test("without TLS: http, no insecure cookies claimed secure, no CA in the datasource", async () => {
+    const run = await build({ tls: false });
+    const e = env(one(run, CONTAINER, "grafana-container"));
+    expect(e.GF_SERVER_PROTOCOL).toBe("http");
+    expect(e.GF_SERVER_CERT_FILE).toBeUndefined();
+    const ds = parse(uploads(one(run, CONTAINER, "grafana-files-loader"))["provisioning/datasources/influxdb.yaml"].content).datasources[0];
+    expect(ds.jsonData.tlsAuthWithCACert).toBeUndefined();
+    expect(ds.secureJsonData.tlsCACert).toBeUndefined();
+  });
+
+  test("data volume protected when asked", async () => {
+    expect((await build({ protectData: true })).exports.protected).toBe(true);
+  });
+});

@@ -1,0 +1,82 @@
+import { join } from "node:path";
+import { sourceHash } from "../../components/simulator";
+import { CONTAINER, ROOT, env, one, resolve, runUnderMocks, uploads } from "../support/harness";
+import { LIMITS, POLICY } from "./support";
+
+function build() {
+  return runUnderMocks("dev", {}, (pulumi) => {
+    const docker = require("@pulumi/docker");
+    const { Simulator } = require("../../components/simulator");
+    const influxContainer = new docker.Container("influx", { image: "x" });
+    const sim = new Simulator("simulator", {
+      namePrefix: "iot-t",
+      sourceDir: join(ROOT, "simulator"),
+      backendNetworkName: "iot-t-backend",
+      influx: {
+        url: "https://influxdb:8086",
+        org: "iot",
+        bucket: "sensors",
+        writeToken: { volumeName: pulumi.output("iot-t-influxdb-config"), subpath: "handoff/simulator" },
+        caCertPem: "CA",
+      },
+      devices: 42,
+      intervalMs: 2000,
+      site: "plant-7",
+      seed: 9,
+      logLevel: "warn",
+      startAfter: influxContainer,
+      limits: LIMITS,
+      policy: POLICY,
+    });
+    return { image: sim.imageRef };
+  });
+}
+
+describe("Simulator alone", () => {
+  test("its image is built from simulator/ without a registry, tagged by the source hash", async () => {
+    const run = await build();
+    const image = one(run, "docker:index/image:Image", "simulator-image").inputs;
+    const version = require(join(ROOT, "simulator", "package.json")).version;
+    expect(image.imageName).toBe(`iot-t-simulator:${version}-${sourceHash(join(ROOT, "simulator")).slice(0, 12)}`);
+    expect(image.skipPush).toBe(true);
+    expect(image.build).toEqual({ context: join(ROOT, "simulator"), dockerfile: join(ROOT, "simulator", "Dockerfile") });
+    expect(await resolve(run.pulumi, run.exports.image)).toBe(image.imageName);
+    expect(one(run, CONTAINER, "simulator-container").inputs.image).toBe(image.imageName);
+  });
+
+  test("configured by environment: URL, org, bucket, token and CA by file, devices, interval, site, seed", async () => {
+    const run = await build();
+    const c = one(run, CONTAINER, "simulator-container");
+    expect(env(c)).toEqual({
+      INFLUX_URL: "https://influxdb:8086",
+      INFLUX_ORG: "iot",
+      INFLUX_BUCKET: "sensors",
+      INFLUX_TOKEN_FILE: "/run/secrets/influxdb-token/token",
+      INFLUX_CA_FILE: "/etc/iot/simulator/tls/ca.pem",
+      SIM_DEVICES: "42",
+      SIM_INTERVAL_MS: "2000",
+      SIM_SITE: "plant-7",
+      SIM_SEED: "9",
+      LOG_LEVEL: "warn",
+      SIM_HEALTH_FILE: "/tmp/simulator-health.json",
+    });
+    expect(uploads(one(run, CONTAINER, "simulator-files-loader"))["tls/ca.pem"]).toMatchObject({ content: "CA", permissions: "0444" });
+    expect(c.inputs).toMatchObject({ user: "10001:10001", init: true, stopTimeout: 10 });
+    expect(c.inputs.healthcheck.tests).toEqual(["CMD", "node", "dist/healthcheck.js"]);
+    expect(c.inputs.networksAdvanced).toEqual([{ name: "iot-t-backend" }]);
+    expect(c.inputs.labels).toContainEqual({ label: "iot.after", value: "influx-id" });
+  });
+
+  test("the source hash changes with the source and ignores build output", () => {
+    const { mkdtempSync, writeFileSync, mkdirSync } = require("node:fs");
+    const { tmpdir } = require("node:os");
+    const dir = mkdtempSync(join(tmpdir(), "src-"));
+    writeFileSync(join(dir, "Dockerfile"), "FROM scratch");
+    const before = sourceHash(dir);
+    mkdirSync(join(dir, "dist"));
+    writeFileSync(join(dir, "dist", "main.js"), "built");
+    expect(sourceHash(dir)).toBe(before);
+    writeFileSync(join(dir, "Dockerfile"), "FROM scratch\nUSER 1");
+    expect(sourceHash(dir)).not.toBe(before);
+  });
+});

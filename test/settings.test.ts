@@ -1,0 +1,134 @@
+// Config validation: the shipped stack files are valid, every bad value fails with a message that
+// names the key and what is allowed, and nothing is created when the config is bad.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { CONFIG_KEYS, ConfigError, loadSettings } from "../settings";
+import { ROOT, runUnderMocks, stackConfig } from "./support/harness";
+
+const failure = (config: Record<string, string>, stack = "dev"): string => {
+  try {
+    loadSettings(config, stack);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).message;
+  }
+  throw new Error("expected the configuration to be rejected");
+};
+
+describe("Pulumi.yaml declares every setting", () => {
+  const project = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8"));
+
+  test("the program's keys and Pulumi.yaml's are the same", () => {
+    expect(Object.keys(project.config).sort()).toEqual([...CONFIG_KEYS].sort());
+  });
+
+  test.each(Object.entries<any>(project.config))("%s has a type, a description and a default", (_key, spec) => {
+    expect(["string", "integer", "boolean", "array"]).toContain(spec.type);
+    expect(typeof spec.description).toBe("string");
+    expect(spec.description.length).toBeGreaterThan(20);
+    expect(spec).toHaveProperty("default");
+  });
+
+  test("the default state backend is a local folder that git ignores", () => {
+    expect(readFileSync(join(ROOT, ".gitignore"), "utf8")).toMatch(/^\.pulumi-state\/$/m);
+  });
+});
+
+describe("shipped stacks", () => {
+  test("dev: few devices, Grafana on 127.0.0.1:3000, short retention, TLS on", () => {
+    const s = loadSettings(stackConfig("dev"), "dev");
+    expect(s.simulator.devices).toBeLessThanOrEqual(10);
+    expect(s.grafana.bindAddress).toBe("127.0.0.1");
+    expect(s.grafana.port).toBe(3000);
+    expect(s.influx.retention).toBe("7d");
+    expect(s.tls.enabled).toBe(true);
+    expect(s.protectData).toBe(false);
+    expect(s.warnings).toEqual([]);
+  });
+
+  test("prod: longer retention, protected data, tighter limits, more devices, TLS on", () => {
+    const dev = loadSettings(stackConfig("dev"), "dev");
+    const prod = loadSettings(stackConfig("prod"), "prod");
+    expect(prod.influx.retention).toBe("365d");
+    expect(prod.protectData).toBe(true);
+    expect(prod.simulator.devices).toBeGreaterThan(dev.simulator.devices);
+    expect(prod.tls.enabled).toBe(true);
+    expect(prod.tls.validityHours).toBeLessThan(dev.tls.validityHours);
+    expect(prod.containers.restartMaxRetries).toBeLessThan(dev.containers.restartMaxRetries);
+    expect(prod.grafana.limits.memoryMb).toBeLessThan(dev.grafana.limits.memoryMb);
+    expect(prod.simulator.limits.memoryMb).toBeLessThan(dev.simulator.limits.memoryMb);
+  });
+});
+
+describe("bad values are rejected with the key and what is allowed", () => {
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["non-numeric device count", { simDevices: "many" }, /simDevices must be an integer from 1 to 100000/],
+    ["device count out of range", { simDevices: 0 }, /simDevices must be an integer from 1 to 100000/],
+    ["fractional interval", { simIntervalMs: 2.5 }, /simIntervalMs must be an integer from 100 to 3600000/],
+    ["boolean that is not", { protectData: "yes" }, /protectData must be true or false/],
+    ["unknown TLS version", { tlsMinVersion: "1.1" }, /tlsMinVersion must be one of 1\.2, 1\.3/],
+    ["unknown restart policy", { restartPolicy: "always" }, /restartPolicy must be one of on-failure, unless-stopped/],
+    ["unknown log level", { simLogLevel: "verbose" }, /simLogLevel must be one of fatal, error, warn, info, debug, trace/],
+    ["malformed retention", { influxRetention: "30 days" }, /influxRetention must be a duration of at least 1h with one unit h, d or w/],
+    ["retention below an hour", { influxRetention: "0h" }, /influxRetention must be a duration of at least 1h/],
+    ["malformed bind address", { grafanaBindAddress: "localhost" }, /grafanaBindAddress must be an IPv4 address/],
+    ["bind address with a bad octet", { grafanaBindAddress: "127.0.0.256" }, /grafanaBindAddress must be an IPv4 address/],
+    ["privileged port", { grafanaPort: 443 }, /grafanaPort must be an integer from 1024 to 65535/],
+    ["bucket with a quote", { influxBucket: 'sen"sors' }, /influxBucket must be a name of 1-64 characters/],
+    ["site with a space", { simSite: "plant 7" }, /simSite must be a site name of 1-64 characters/],
+    ["external names not a list", { grafanaExternalNames: "localhost" }, /grafanaExternalNames must be a non-empty list of host names or IP addresses/],
+    ["external name that is neither", { grafanaExternalNames: ["ok.example", "not a host"] }, /grafanaExternalNames has entries that are neither host names nor IP addresses: not a host/],
+    ["bad log size", { logMaxSize: "10MB" }, /logMaxSize must be a size such as 500k, 10m or 1g/],
+    ["short chosen password", { influxAdminPassword: "hunter2" }, /influxAdminPassword must be at least 16 characters/],
+    ["TLS off without the opt-out", { tlsEnabled: false }, /tlsEnabled=false needs the explicit opt-out allowPlaintext=true/],
+    ["renewal window longer than validity", { certValidityHours: 48, certEarlyRenewalHours: 72 }, /certEarlyRenewalHours must be less than certValidityHours/],
+    ["published InfluxDB port clashing with Grafana", { influxPublishPort: true, influxHostPort: 3000 }, /influxHostPort and grafanaPort must differ/],
+    ["typo in a key", { grafanaPrt: 3000 }, /secure-iot:grafanaPrt is not a setting of this program/],
+    ["bad docker host", { "docker:host": "edge-01:2375" }, /docker:host must be a unix:\/\/, tcp:\/\/, ssh:\/\/ or npipe:\/\/ address/],
+    ["missing key", { simSeed: undefined }, /simSeed is missing \(Pulumi.yaml declares its default\)/],
+  ];
+
+  test.each(cases)("%s", (_name, overrides, message) => {
+    expect(failure(stackConfig("dev", overrides))).toMatch(message);
+  });
+
+  test("all problems are reported at once", () => {
+    const message = failure(stackConfig("dev", { simDevices: -1, grafanaPort: 80, tlsMinVersion: "tls" }));
+    expect(message).toMatch(/simDevices/);
+    expect(message).toMatch(/grafanaPort/);
+    expect(message).toMatch(/tlsMinVersion/);
+  });
+
+  test("a stack name that cannot prefix Docker names", () => {
+    expect(failure(stackConfig("dev"), "Prod Site")).toMatch(/the stack name "Prod Site" must be 1-40 characters/);
+  });
+
+  test("nothing is created when the config is bad", async () => {
+    await expect(runUnderMocks("dev", stackConfig("dev", { simDevices: "lots" }))).rejects.toThrow(/simDevices must be an integer/);
+  });
+});
+
+describe("accepted with a warning", () => {
+  test("TLS off with the explicit opt-out", () => {
+    const s = loadSettings(stackConfig("dev", { tlsEnabled: false, allowPlaintext: true }), "dev");
+    expect(s.tls.enabled).toBe(false);
+    expect(s.warnings.join("\n")).toMatch(/TLS is OFF/);
+  });
+
+  test("Grafana published beyond loopback", () => {
+    const s = loadSettings(stackConfig("dev", { grafanaBindAddress: "192.0.2.10" }), "dev");
+    expect(s.warnings.join("\n")).toMatch(/Grafana is published on 192\.0\.2\.10:3000, reachable from outside this host/);
+  });
+
+  test("a remote Docker host per site", () => {
+    const s = loadSettings(stackConfig("prod", { "docker:host": "ssh://admin@edge-01" }), "prod");
+    expect(s.dockerHost).toBe("ssh://admin@edge-01");
+  });
+
+  test("a chosen password replaces the generated one", () => {
+    const s = loadSettings(stackConfig("dev", { grafanaAdminPassword: "correct-horse-battery-staple" }), "dev");
+    expect(s.grafana.adminPassword).toBe("correct-horse-battery-staple");
+    expect(loadSettings(stackConfig("dev"), "dev").grafana.adminPassword).toBeUndefined();
+  });
+});
