@@ -7,7 +7,7 @@ test("the fleet overview: one uid, read-only, panels for every quantity, all on 
   const dashboard = fleetOverviewDashboard(options);
   expect(dashboard.uid).toBe(FLEET_OVERVIEW_UID);
   expect(dashboard.editable).toBe(false);
-  const panels = (dashboard.panels ?? []) as Array<{ title: string; type: string; datasource: { uid: string }; targets: Array<{ query: string; datasource: { uid: string } }> }>;
+  const panels = (dashboard.panels ?? []) as unknown as Array<{ title: string; type: string; datasource: { uid: string }; targets: Array<{ query: string; datasource: { uid: string } }> }>;
   expect(panels.map((p) => p.title)).toEqual(["Devices reporting", "Lowest battery", "Temperature", "Relative humidity", "Pressure", "Signal strength"]);
   for (const panel of panels) {
     expect(panel.datasource.uid).toBe("influxdb-iot");

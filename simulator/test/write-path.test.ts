@@ -184,7 +184,6 @@ describe("simulator write path", () => {
 });
 
 function readRssKb(pid: number): number {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const status: string = require("node:fs").readFileSync(`/proc/${pid}/status`, "utf8");
   const match = /VmRSS:\s+(\d+) kB/.exec(status);
   return match ? Number(match[1]) : 0;

@@ -26,7 +26,7 @@ test("Credentials alone: four generated secrets of at least 32 characters, all s
 });
 
 test("Credentials alone: a chosen password replaces the generated one and stays secret", async () => {
-  const run = await runUnderMocks("dev", {}, (pulumi) => {
+  const run = await runUnderMocks("dev", {}, () => {
     const { Credentials } = require("../../components/credentials");
     const c = new Credentials("creds", { influxAdminPassword: "chosen-password-123456" });
     return { influx: c.influxAdminPassword };

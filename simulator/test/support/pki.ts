@@ -4,7 +4,10 @@ import "reflect-metadata"; // required by @peculiar/x509 (tsyringe)
 import { webcrypto } from "node:crypto";
 import * as x509 from "@peculiar/x509";
 
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as const;
 
@@ -14,7 +17,7 @@ export interface TestCa {
 }
 
 async function privateKeyPem(key: CryptoKey): Promise<string> {
-  const der = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", key as webcrypto.CryptoKey));
+  const der = Buffer.from(await webcrypto.subtle.exportKey("pkcs8", key));
   const body = der.toString("base64").replace(/(.{64})/g, "$1\n").trim();
   return `-----BEGIN PRIVATE KEY-----\n${body}\n-----END PRIVATE KEY-----\n`;
 }
