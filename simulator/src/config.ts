@@ -29,6 +29,8 @@ export interface SimulatorConfig {
   logLevel: (typeof LOG_LEVELS)[number];
   batchSize: number;
   flushIntervalMs: number;
+  /** gzip request bodies above 1000 bytes (the client's default) */
+  gzip: boolean;
   bufferLines: number;
   maxInflightLines: number;
   maxLagMs: number;
@@ -121,6 +123,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
   SIM_BATCH_SIZE: integer("SIM_BATCH_SIZE", 1, 100_000).default(5000),
   SIM_FLUSH_INTERVAL_MS: integer("SIM_FLUSH_INTERVAL_MS", 10, 60_000).default(1000),
+  SIM_GZIP: boolean("SIM_GZIP").default(true),
   SIM_BUFFER_LINES: integer("SIM_BUFFER_LINES", 1, 100_000_000).optional(),
   SIM_MAX_INFLIGHT_LINES: integer("SIM_MAX_INFLIGHT_LINES", 1, 100_000_000).optional(),
   SIM_MAX_LAG_MS: integer("SIM_MAX_LAG_MS", 1000, 86_400_000).optional(),
@@ -218,6 +221,7 @@ export function loadConfig(env: Env): SimulatorConfig {
     logLevel: v.LOG_LEVEL,
     batchSize: v.SIM_BATCH_SIZE,
     flushIntervalMs: v.SIM_FLUSH_INTERVAL_MS,
+    gzip: v.SIM_GZIP,
     bufferLines,
     maxInflightLines,
     maxLagMs: v.SIM_MAX_LAG_MS ?? DEFAULT_BUFFER_SECONDS * 1000,

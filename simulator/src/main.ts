@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import pino from "pino";
 import { ConfigError, loadConfig } from "./config";
 import { Fleet } from "./fleet";
@@ -72,13 +73,36 @@ async function main(): Promise<number> {
     return 0;
   }
 
+  const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+  eventLoopDelay.enable();
   health.start();
   await simulator.run();
   const shutdownStarted = Date.now();
   await writer.drain(shutdownStarted + config.shutdownTimeoutMs);
   health.stop();
-  log.info({ ...writer.counters, shutdown_ms: Date.now() - shutdownStarted }, "simulator stopped");
+  eventLoopDelay.disable();
+  log.info({ ...writer.counters, shutdown_ms: Date.now() - shutdownStarted, ...resourceUsage(eventLoopDelay.percentile(99)) }, "simulator stopped");
   return 0;
+}
+
+/** Figures for operators and the benchmark: CPU time, memory, event-loop delay. */
+function resourceUsage(eventLoopDelayP99Ns: number): Record<string, number> {
+  const cpu = process.cpuUsage();
+  const usage: Record<string, number> = {
+    cpu_user_ms: Math.round(cpu.user / 1000),
+    cpu_system_ms: Math.round(cpu.system / 1000),
+    rss_bytes: process.memoryUsage.rss(),
+    max_rss_bytes: process.resourceUsage().maxRSS * 1024,
+    heap_used_bytes: process.memoryUsage().heapUsed,
+    event_loop_delay_p99_ms: Math.round(eventLoopDelayP99Ns / 1e4) / 100,
+  };
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    // only when started with --expose-gc (the benchmark does): the live heap after a full collection
+    gc();
+    usage.heap_after_gc_bytes = process.memoryUsage().heapUsed;
+  }
+  return usage;
 }
 
 main().then(

@@ -1,13 +1,18 @@
-// Counter-based randomness: every random number is a hash of (seed, device, time, channel).
+// Counter-based randomness: every random number is derived from (seed, device, time, channel).
 // A reading therefore depends only on those inputs, never on how fast or in which order the
-// fleet is swept, which makes runs with the same SIM_SEED identical and lets any device
-// be computed at any time without per-device mutable state.
+// fleet is swept, which makes runs with the same SIM_SEED identical and lets any device be
+// computed at any time without per-device mutable state.
+//
+// Two tools: `uniform` hashes its coordinates (for per-device constants and fault windows), and a
+// reading's many noise values come from a short stream seeded by one such hash (`seedStream` then
+// `next`/`normal`), which costs a few integer operations per number instead of a full hash.
 
 // Local bindings of the Math functions on the hot path: a module-level const is resolved once,
 // while a global lookup costs a property access each call (and is very slow inside test sandboxes).
 const imul = Math.imul;
 const floor = Math.floor;
 const SQRT3 = Math.sqrt(3);
+const TO_UNIT = 1 / 4_294_967_296;
 
 function mix32(h: number): number {
   // murmur3 fmix32 finaliser: a cheap avalanche of all input bits.
@@ -19,24 +24,40 @@ function mix32(h: number): number {
   return h >>> 0;
 }
 
-/** Uniform number in [0, 1) for the given coordinates. `time` may exceed 32 bits (milliseconds since epoch). */
-export function uniform(seed: number, device: number, time: number, channel: number): number {
+function hash(seed: number, device: number, time: number, channel: number): number {
   const low = time >>> 0;
   const high = floor(time / 4_294_967_296) >>> 0;
   let h = mix32(seed ^ imul(channel + 1, 0x9e3779b1));
   h = mix32(h ^ imul(device + 1, 0x85ebca77));
   h = mix32(h ^ low);
-  h = mix32(h ^ imul(high + 1, 0x27d4eb2f));
-  return h / 4_294_967_296;
+  return mix32(h ^ imul(high + 1, 0x27d4eb2f));
 }
 
-/** Approximately standard-normal number (Irwin–Hall with four terms, rescaled to unit variance). */
-export function gaussian(seed: number, device: number, time: number, channel: number): number {
-  const sum =
-    uniform(seed, device, time, channel) +
-    uniform(seed, device, time, channel + 101) +
-    uniform(seed, device, time, channel + 202) +
-    uniform(seed, device, time, channel + 303);
+/** Uniform number in [0, 1) for the given coordinates. `time` may exceed 32 bits (milliseconds since epoch). */
+export function uniform(seed: number, device: number, time: number, channel: number): number {
+  return hash(seed, device, time, channel) * TO_UNIT;
+}
+
+// The stream: mulberry32 over a module-level state. Single-threaded and used only between a
+// seedStream() and the values drawn right after it, so sharing the state is safe.
+let state = 0;
+
+/** Starts the stream of one reading; the same arguments always give the same sequence. */
+export function seedStream(seed: number, device: number, time: number, channel: number): void {
+  state = hash(seed, device, time, channel) | 0;
+}
+
+/** Next uniform number in [0, 1) of the current stream. */
+export function next(): number {
+  state = (state + 0x6d2b79f5) | 0;
+  let z = state;
+  z = imul(z ^ (z >>> 15), z | 1);
+  z ^= z + imul(z ^ (z >>> 7), z | 61);
+  return ((z ^ (z >>> 14)) >>> 0) * TO_UNIT;
+}
+
+/** Approximately standard-normal number from the stream (Irwin–Hall, four terms, unit variance). */
+export function normal(): number {
   // Four U(0,1) have mean 2 and variance 1/3.
-  return (sum - 2) * SQRT3;
+  return (next() + next() + next() + next() - 2) * SQRT3;
 }

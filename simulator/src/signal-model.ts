@@ -1,4 +1,4 @@
-import { gaussian, uniform } from "./random";
+import { next, normal, seedStream, uniform } from "./random";
 
 export interface FaultRates {
   /** probability per reading of a temperature spike */
@@ -29,9 +29,18 @@ export const STUCK_READINGS = 20;
 /** readings in one dropout episode */
 export const DROPOUT_READINGS = 6;
 
-// Channels keep the random streams of different quantities independent.
+// Channels keep the random streams of different purposes independent.
 const enum Channel {
-  TempBase = 1,
+  Constants = 1,
+  Reading = 20,
+  Stuck = 26,
+  Dropout = 27,
+}
+
+// Per-device constants, interleaved in one Float64Array (one or two cache lines a device) so that
+// a sweep over the fleet reads memory sequentially.
+const enum P {
+  TempBase,
   TempAmp,
   Phase,
   HumBase,
@@ -43,35 +52,19 @@ const enum Channel {
   DriftAmp,
   DriftPeriod,
   EpisodeOffset,
-  TempNoise = 20,
-  HumNoise,
-  PressNoise,
-  RssiNoise,
-  Spike,
-  SpikeSize,
-  Stuck,
-  Dropout,
+  Stride,
 }
 
 /**
- * The physical model of a fleet: per-device constants in typed arrays (a few dozen bytes a device)
- * and a pure function from (device, time) to a reading.
+ * The physical model of a fleet: per-device constants (about 100 bytes a device) and a pure
+ * function from (device, time) to a reading.
  */
 export class SignalModel {
-  private readonly tempBase: Float64Array;
-  private readonly tempAmp: Float64Array;
-  private readonly phaseMs: Float64Array;
-  private readonly humBase: Float64Array;
-  private readonly pressBase: Float64Array;
-  private readonly pressPhase: Float64Array;
-  private readonly batteryStart: Float64Array;
-  private readonly drainPerDay: Float64Array;
-  private readonly rssiBase: Float64Array;
-  private readonly driftAmp: Float64Array;
-  private readonly driftPeriodMs: Float64Array;
-  private readonly episodeOffsetMs: Float64Array;
+  private readonly params: Float64Array;
   private readonly stuckWindowProbability: number;
   private readonly dropoutWindowProbability: number;
+  /** the last reading computed by compute(); reused to avoid an allocation per reading */
+  readonly current: Reading = { temperature_c: 0, humidity_pct: 0, pressure_hpa: 0, battery_pct: 0, rssi_dbm: 0 };
 
   constructor(
     readonly devices: number,
@@ -79,32 +72,22 @@ export class SignalModel {
     readonly seed: number,
     readonly faults: FaultRates,
   ) {
-    this.tempBase = new Float64Array(devices);
-    this.tempAmp = new Float64Array(devices);
-    this.phaseMs = new Float64Array(devices);
-    this.humBase = new Float64Array(devices);
-    this.pressBase = new Float64Array(devices);
-    this.pressPhase = new Float64Array(devices);
-    this.batteryStart = new Float64Array(devices);
-    this.drainPerDay = new Float64Array(devices);
-    this.rssiBase = new Float64Array(devices);
-    this.driftAmp = new Float64Array(devices);
-    this.driftPeriodMs = new Float64Array(devices);
-    this.episodeOffsetMs = new Float64Array(devices);
+    const p = (this.params = new Float64Array(devices * P.Stride));
     for (let d = 0; d < devices; d++) {
-      const u = (channel: Channel) => uniform(seed, d, 0, channel);
-      this.tempBase[d] = 16 + 8 * u(Channel.TempBase);
-      this.tempAmp[d] = 1.5 + 3 * u(Channel.TempAmp);
-      this.phaseMs[d] = DAY_MS * u(Channel.Phase);
-      this.humBase[d] = 35 + 30 * u(Channel.HumBase);
-      this.pressBase[d] = 1000 + 25 * u(Channel.PressBase);
-      this.pressPhase[d] = TWO_PI * u(Channel.PressPhase);
-      this.batteryStart[d] = 40 * u(Channel.Battery);
-      this.drainPerDay[d] = 0.5 + 2 * u(Channel.Drain);
-      this.rssiBase[d] = -45 - 40 * u(Channel.Rssi);
-      this.driftAmp[d] = 0.3 + 1.2 * u(Channel.DriftAmp);
-      this.driftPeriodMs[d] = DAY_MS * (3 + 7 * u(Channel.DriftPeriod));
-      this.episodeOffsetMs[d] = intervalMs * STUCK_READINGS * DROPOUT_READINGS * u(Channel.EpisodeOffset);
+      seedStream(seed, d, 0, Channel.Constants);
+      const o = d * P.Stride;
+      p[o + P.TempBase] = 16 + 8 * next();
+      p[o + P.TempAmp] = 1.5 + 3 * next();
+      p[o + P.Phase] = DAY_MS * next();
+      p[o + P.HumBase] = 35 + 30 * next();
+      p[o + P.PressBase] = 1000 + 25 * next();
+      p[o + P.PressPhase] = TWO_PI * next();
+      p[o + P.Battery] = 40 * next();
+      p[o + P.Drain] = 0.5 + 2 * next();
+      p[o + P.Rssi] = -45 - 40 * next();
+      p[o + P.DriftAmp] = 0.3 + 1.2 * next();
+      p[o + P.DriftPeriod] = DAY_MS * (3 + 7 * next());
+      p[o + P.EpisodeOffset] = intervalMs * STUCK_READINGS * DROPOUT_READINGS * next();
     }
     // Episodes are aligned to per-device windows; a window is faulty with probability rate × length,
     // which keeps the long-run start rate per reading equal to the configured rate.
@@ -116,48 +99,59 @@ export class SignalModel {
   isDropout(device: number, t: number): boolean {
     if (this.dropoutWindowProbability === 0) return false;
     const windowMs = this.intervalMs * DROPOUT_READINGS;
-    const window = floor((t + this.episodeOffsetMs[device]) / windowMs);
+    const window = floor((t + this.params[device * P.Stride + P.EpisodeOffset]) / windowMs);
     return uniform(this.seed, device, window, Channel.Dropout) < this.dropoutWindowProbability;
   }
 
   /** The reading the device reports at time t, or undefined during a dropout. */
   reading(device: number, t: number): Reading | undefined {
-    if (this.isDropout(device, t)) return undefined;
+    return this.compute(device, t) ? { ...this.current } : undefined;
+  }
+
+  /**
+   * Computes the reading of the device at time t into `current`; false during a dropout.
+   * The allocation-free form of reading(), for the hot path.
+   */
+  compute(device: number, t: number): boolean {
+    if (this.isDropout(device, t)) return false;
     let sampleTime = t;
     if (this.stuckWindowProbability > 0) {
       // A stuck sensor keeps repeating the value it had when the episode began.
       const windowMs = this.intervalMs * STUCK_READINGS;
-      const shifted = t + this.episodeOffsetMs[device];
-      const window = floor(shifted / windowMs);
+      const offset = this.params[device * P.Stride + P.EpisodeOffset];
+      const window = floor((t + offset) / windowMs);
       if (uniform(this.seed, device, window, Channel.Stuck) < this.stuckWindowProbability) {
-        sampleTime = window * windowMs - this.episodeOffsetMs[device];
+        sampleTime = window * windowMs - offset;
       }
     }
-    return this.sample(device, sampleTime);
+    this.sample(device, sampleTime);
+    return true;
   }
 
-  private sample(d: number, t: number): Reading {
-    const seed = this.seed;
-    const daily = sin((TWO_PI * (t + this.phaseMs[d])) / DAY_MS);
-    const drift = this.driftAmp[d] * sin((TWO_PI * t) / this.driftPeriodMs[d]);
-    const tempDeviation = this.tempAmp[d] * daily + drift + 0.15 * gaussian(seed, d, t, Channel.TempNoise);
-    let temperature = this.tempBase[d] + tempDeviation;
-    if (uniform(seed, d, t, Channel.Spike) < this.faults.spikeRate) {
-      const size = 8 + 12 * uniform(seed, d, t, Channel.SpikeSize);
-      temperature += uniform(seed, d, t, Channel.SpikeSize + 50) < 0.5 ? -size : size;
+  private sample(d: number, t: number): void {
+    const p = this.params;
+    const o = d * P.Stride;
+    seedStream(this.seed, d, t, Channel.Reading);
+    const daily = sin((TWO_PI * (t + p[o + P.Phase])) / DAY_MS);
+    const drift = p[o + P.DriftAmp] * sin((TWO_PI * t) / p[o + P.DriftPeriod]);
+    const tempDeviation = p[o + P.TempAmp] * daily + drift + 0.15 * normal();
+    let temperature = p[o + P.TempBase] + tempDeviation;
+    if (next() < this.faults.spikeRate) {
+      const size = 8 + 12 * next();
+      temperature += next() < 0.5 ? -size : size;
     }
     // Relative humidity falls as air warms: anti-correlated with the temperature swing.
-    const humidity = clamp(this.humBase[d] - 1.8 * tempDeviation + 0.8 * gaussian(seed, d, t, Channel.HumNoise), 0, 100);
-    const weather = 6 * sin((TWO_PI * t) / (3.3 * DAY_MS) + this.pressPhase[d]);
-    const pressure = this.pressBase[d] + weather + 0.3 * gaussian(seed, d, t, Channel.PressNoise);
+    let humidity = p[o + P.HumBase] - 1.8 * tempDeviation + 0.8 * normal();
+    humidity = humidity < 0 ? 0 : humidity > 100 ? 100 : humidity;
+    const weather = 6 * sin((TWO_PI * t) / (3.3 * DAY_MS) + p[o + P.PressPhase]);
+    const pressure = p[o + P.PressBase] + weather + 0.3 * normal();
     // Batteries drain linearly and are swapped at 5 %: a sawtooth from 100 % down.
-    const drained = (this.batteryStart[d] + (this.drainPerDay[d] * t) / DAY_MS) % 95;
-    const battery = 100 - drained;
-    const rssi = round(this.rssiBase[d] + 3 * gaussian(seed, d, t, Channel.RssiNoise));
-    return { temperature_c: temperature, humidity_pct: humidity, pressure_hpa: pressure, battery_pct: battery, rssi_dbm: rssi };
+    const drained = (p[o + P.Battery] + (p[o + P.Drain] * t) / DAY_MS) % 95;
+    const r = this.current;
+    r.temperature_c = temperature;
+    r.humidity_pct = humidity;
+    r.pressure_hpa = pressure;
+    r.battery_pct = 100 - drained;
+    r.rssi_dbm = round(p[o + P.Rssi] + 3 * normal());
   }
-}
-
-function clamp(value: number, min: number, max: number): number {
-  return value < min ? min : value > max ? max : value;
 }

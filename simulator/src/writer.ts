@@ -57,7 +57,8 @@ export class InfluxWriter {
       maxRetryDelay: config.retryMaxMs,
       retryJitter: config.retryJitterMs,
       exponentialBase: 2,
-      gzipThreshold: 1000,
+      // The client gzips at its fixed level 6: it saves bandwidth on thin links and costs CPU (docs/PERFORMANCE.md).
+      gzipThreshold: config.gzip ? 1000 : undefined,
       writeSuccess: (lines) => this.onWritten(lines.length),
       writeFailed: (error, lines, attempt) => this.onFailed(error, lines.length, attempt, maxRetries),
       writeRetrySkipped: (entry) => this.onDropped(entry.lines.length, "retry buffer full: oldest lines evicted"),

@@ -9,6 +9,9 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import type * as PulumiModule from "@pulumi/pulumi";
 
+// Every fresh copy of @pulumi/pulumi (one per run) adds process exit listeners; many runs per file are expected.
+process.setMaxListeners(100);
+
 export const ROOT = join(__dirname, "..", "..");
 export const PROJECT = "secure-iot";
 
