@@ -3,11 +3,8 @@
 import { join } from "node:path";
 
 export const SIM = join(__dirname, "..", "..", "..", "simulator");
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 export const { SignalModel } = require(join(SIM, "dist", "signal-model.js"));
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 export const { Fleet } = require(join(SIM, "dist", "fleet.js"));
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 export const influx = require(join(SIM, "node_modules", "@influxdata", "influxdb-client"));
 
 export const FAULTS = { spikeRate: 0.001, stuckRate: 0.0005, dropoutRate: 0.0005 };
