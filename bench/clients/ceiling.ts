@@ -6,9 +6,8 @@ import { FAULTS, Fleet, T0, report } from "./common";
 async function main(): Promise<void> {
   const fleet = new Fleet({ devices: 5000, intervalMs: 1000, seed: 1, site: "site-1", measurement: "environment", faults: { ...FAULTS, dropoutRate: 0 } });
   fleet.seek(T0);
-  const lines: string[] = [];
-  fleet.take(T0 + 1000, 5000, lines);
-  const body = lines.join("\n");
+  const chunk = fleet.take(T0 + 1000, 5000);
+  const body: string = chunk.text;
   const start = process.cpuUsage();
   const result = await autocannon({
     url: `${process.env.SINK_URL}/api/v2/write?org=iot&bucket=sensors&precision=ms`,
@@ -21,6 +20,6 @@ async function main(): Promise<void> {
   });
   const used = process.cpuUsage(start);
   const ok = result["2xx"];
-  report({ points: ok * lines.length, requests: ok, errors: result.errors + result.non2xx, workCpuMs: (used.user + used.system) / 1000, wallMs: result.duration * 1000 });
+  report({ points: ok * chunk.lines, requests: ok, errors: result.errors + result.non2xx, workCpuMs: (used.user + used.system) / 1000, wallMs: result.duration * 1000 });
 }
 void main();

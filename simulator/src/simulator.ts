@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { SimulatorConfig } from "./config";
 import type { Fleet } from "./fleet";
-import type { InfluxWriter } from "./writer";
+import { RECORD_LINES, type InfluxWriter } from "./writer";
 
 /**
  * Drives the fleet: first the optional backfill (history written as fast as the server accepts),
@@ -78,15 +78,24 @@ export class Simulator {
   }
 
   private async produceUntil(until: number, live: boolean): Promise<void> {
-    const chunk: string[] = [];
+    let sinceYield = 0;
     while (!this.stopped && this.fleet.cursorTime < until) {
       await this.writer.waitForCapacity(this.config.maxInflightLines);
       if (this.stopped) return;
-      chunk.length = 0;
-      this.fleet.take(until, this.config.batchSize, chunk);
-      this.writer.write(chunk.slice());
-      // Yield between chunks so that responses, signals and timers are served during a long backfill.
-      if (!live || this.fleet.cursorTime < until) await new Promise<void>((resolve) => setImmediate(resolve));
+      const chunk = this.fleet.take(until, RECORD_LINES);
+      if (chunk) {
+        this.writer.write(chunk);
+        sinceYield += chunk.lines;
+      }
+      // Yield regularly so that responses, signals and timers are served during a long backfill
+      // or a large sweep; a few milliseconds of work at most between yields.
+      if (sinceYield >= YIELD_EVERY_LINES && (!live || this.fleet.cursorTime < until)) {
+        sinceYield = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+      }
     }
   }
 }
+
+/** Lines generated between two yields to the event loop. */
+const YIELD_EVERY_LINES = 2000;

@@ -2,6 +2,16 @@ import { HttpError, InfluxDB, setLogger, type WriteApi } from "@influxdata/influ
 import type { Logger } from "pino";
 import type { SimulatorConfig } from "./config";
 import { describeError } from "./errors";
+import type { Chunk } from "./fleet";
+import { countLines } from "./line-encoder";
+
+/**
+ * Lines per record handed to the WriteApi. The client treats a record as opaque text and joins
+ * records with newlines, so a record of many lines is valid line protocol; it costs the client's
+ * per-record bookkeeping once per 100 points instead of once per point. Batch size and retry
+ * buffer are configured in lines and converted to records here.
+ */
+export const RECORD_LINES = 100;
 
 export interface WriteCounters {
   points_generated: number;
@@ -48,9 +58,9 @@ export class InfluxWriter {
     });
     const maxRetries = 1000; // bounded in practice by maxRetryTime; retries are idempotent (same series + timestamp).
     this.api = influx.getWriteApi(config.org, config.bucket, "ms", {
-      batchSize: config.batchSize,
+      batchSize: Math.max(1, Math.round(config.batchSize / RECORD_LINES)),
       flushInterval: config.flushIntervalMs,
-      maxBufferLines: config.bufferLines,
+      maxBufferLines: Math.max(1, Math.ceil(config.bufferLines / RECORD_LINES)),
       maxRetries,
       maxRetryTime: config.maxRetryTimeMs,
       minRetryDelay: config.retryMinMs,
@@ -59,9 +69,9 @@ export class InfluxWriter {
       exponentialBase: 2,
       // The client gzips at its fixed level 6: it saves bandwidth on thin links and costs CPU (docs/PERFORMANCE.md).
       gzipThreshold: config.gzip ? 1000 : undefined,
-      writeSuccess: (lines) => this.onWritten(lines.length),
-      writeFailed: (error, lines, attempt) => this.onFailed(error, lines.length, attempt, maxRetries),
-      writeRetrySkipped: (entry) => this.onDropped(entry.lines.length, "retry buffer full: oldest lines evicted"),
+      writeSuccess: (records) => this.onWritten(pointsIn(records)),
+      writeFailed: (error, records, attempt) => this.onFailed(error, pointsIn(records), attempt, maxRetries),
+      writeRetrySkipped: (entry) => this.onDropped(pointsIn(entry.lines), "retry buffer full: oldest lines evicted"),
     });
   }
 
@@ -74,10 +84,10 @@ export class InfluxWriter {
     return this.generated - this.written - this.dropped;
   }
 
-  write(lines: string[]): void {
-    if (lines.length === 0) return;
-    this.generated += lines.length;
-    this.api.writeRecords(lines);
+  /** Hands a chunk of at most RECORD_LINES lines to the client. */
+  write(chunk: Chunk): void {
+    this.generated += chunk.lines;
+    this.api.writeRecord(chunk.text);
   }
 
   /** Counts readings that were never handed to the client, e.g. skipped because the fleet fell too far behind. */
@@ -172,4 +182,10 @@ export class InfluxWriter {
     this.waiters = [];
     for (const waiter of waiters) waiter();
   }
+}
+
+function pointsIn(records: string[]): number {
+  let points = 0;
+  for (const record of records) points += countLines(record);
+  return points;
 }

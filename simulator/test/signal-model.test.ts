@@ -10,9 +10,8 @@ const T0 = Date.UTC(2026, 10, 1);
 function linesFor(seed: number, from: number, to: number, devices = 20, intervalMs = 60_000, f = faults): string[] {
   const fleet = new Fleet({ devices, intervalMs, seed, site: "s", measurement: "environment", faults: f });
   fleet.seek(from);
-  const out: string[] = [];
-  fleet.take(to, Number.MAX_SAFE_INTEGER, out);
-  return out;
+  const chunk = fleet.take(to, Number.MAX_SAFE_INTEGER);
+  return chunk ? chunk.text.split("\n") : [];
 }
 
 describe("signal model", () => {
@@ -30,7 +29,11 @@ describe("signal model", () => {
     const fleet = new Fleet({ devices: 20, intervalMs: 60_000, seed: 7, site: "s", measurement: "environment", faults });
     fleet.seek(T0);
     const pieces: string[] = [];
-    while (fleet.cursorTime < T0 + HOUR) fleet.take(T0 + HOUR, 7, pieces);
+    for (let chunk; (chunk = fleet.take(T0 + HOUR, 7)); ) {
+      expect(chunk.lines).toBeLessThanOrEqual(7);
+      expect(chunk.text.split("\n")).toHaveLength(chunk.lines);
+      pieces.push(...chunk.text.split("\n"));
+    }
     expect(pieces).toEqual(whole);
   });
 
@@ -80,6 +83,24 @@ describe("signal model", () => {
     const expectedRepeats = readings * 0.002 * (STUCK_READINGS - 1);
     expect(repeats).toBeGreaterThan(expectedRepeats * 0.6);
     expect(repeats).toBeLessThan(expectedRepeats * 1.4);
+  });
+
+  test("the fast encoder writes what toFixed would, line by line", () => {
+    const fleet = new Fleet({ devices: 50, intervalMs: 1000, seed: 11, site: "s", measurement: "environment", faults });
+    for (let d = 0; d < 50; d++) {
+      for (let t = T0; t < T0 + 60_000; t += 1000) {
+        const line = fleet.line(d, t);
+        const r = fleet.model.reading(d, t);
+        if (!r) {
+          expect(line).toBeUndefined();
+          continue;
+        }
+        const fixed = (x: number, n: number) => x.toFixed(n).replace(/^-(0\.0+)$/, "$1");
+        expect(line).toBe(
+          `environment,device=dev-${String(d + 1).padStart(6, "0")},site=s temperature_c=${fixed(r.temperature_c, 2)},humidity_pct=${fixed(r.humidity_pct, 1)},pressure_hpa=${fixed(r.pressure_hpa, 1)},battery_pct=${fixed(r.battery_pct, 1)},rssi_dbm=${r.rssi_dbm}i ${t}`,
+        );
+      }
+    }
   });
 
   test("durations", () => {
