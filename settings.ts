@@ -242,7 +242,7 @@ export function loadSettings(raw: Record<string, string>, stack: string): Settin
     if (c.certEarlyRenewalHours >= c.certValidityHours) {
       problems.push("certEarlyRenewalHours must be less than certValidityHours");
     }
-    if (c.influxPublishPort && c.grafanaBindAddress === "127.0.0.1" && c.influxHostPort === c.grafanaPort) {
+    if (c.influxPublishPort && c.influxHostPort === c.grafanaPort) {
       problems.push("influxHostPort and grafanaPort must differ when influxPublishPort is true");
     }
     if (!c.tlsEnabled) warnings.push("TLS is OFF (tlsEnabled=false): readings, tokens and passwords travel in clear text on the Docker networks and to the browser.");

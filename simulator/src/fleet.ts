@@ -62,11 +62,12 @@ export class Fleet {
   }
 
   /**
-   * Moves the cursor over the readings before `until`, at most `maxLines` of them that produce a
-   * line (dropouts pass without one), and returns their lines as one chunk of text; undefined
-   * when there is nothing to send.
+   * Moves the cursor over the readings before `until` and returns a chunk as soon as `maxLines`
+   * lines are ready (dropouts pass without one). Lines of an unfinished chunk stay pending for the
+   * next call, so chunks are full; `flushPartial` hands over a pending partial chunk too.
+   * Returns undefined when no chunk is ready.
    */
-  take(until: number, maxLines: number): Chunk | undefined {
+  take(until: number, maxLines: number, flushPartial = false): Chunk | undefined {
     const interval = this.options.intervalMs;
     const devices = this.options.devices;
     const model = this.model;
@@ -81,7 +82,13 @@ export class Fleet {
       }
     }
     const lines = encoder.lines;
-    return lines === 0 ? undefined : { lines, text: encoder.take() };
+    if (lines === 0 || (lines < maxLines && !flushPartial)) return undefined;
+    return { lines, text: encoder.take() };
+  }
+
+  /** Lines generated but not yet handed over in a chunk. */
+  get pendingLines(): number {
+    return this.encoder.lines;
   }
 
   /** Moves the cursor to `until` without building lines; returns the readings that would have been sent. */

@@ -86,8 +86,16 @@ export class LineEncoder {
 }
 
 function copy(b: Uint8Array, p: number, bytes: Uint8Array): number {
-  for (let i = 0; i < bytes.length; i++) b[p++] = bytes[i];
-  return p;
+  // set() is a native copy: measured faster than a byte loop for these 2-30 byte runs.
+  b.set(bytes, p);
+  return p + bytes.length;
+}
+
+/** ASCII of 00 … 99, two bytes each: two digits per division. */
+const DIGIT_PAIRS = new Uint8Array(200);
+for (let i = 0; i < 100; i++) {
+  DIGIT_PAIRS[2 * i] = ZERO + Math.floor(i / 10);
+  DIGIT_PAIRS[2 * i + 1] = ZERO + (i % 10);
 }
 
 /** Fixed-point, as x.toFixed(decimals) writes it (ties may round the other way; never "-0"). Assumes |x| < 2^31 / scale. */
@@ -109,27 +117,30 @@ function smallInteger(b: Uint8Array, p: number, n: number): number {
     b[p++] = MINUS;
     n = -n;
   }
-  let width = 1;
-  for (let limit = 10; n >= limit && width < 10; limit *= 10) width++;
+  const width = n < 10 ? 1 : n < 100 ? 2 : n < 1000 ? 3 : n < 10_000 ? 4 : n < 100_000 ? 5 : n < 1_000_000 ? 6 : n < 10_000_000 ? 7 : n < 100_000_000 ? 8 : n < 1_000_000_000 ? 9 : 10;
   return padded(b, p, n, width);
 }
 
 /** A non-negative integer below 2^31, left-padded with zeros to `width` digits. */
 function padded(b: Uint8Array, p: number, n: number, width: number): number {
-  const end = p + width;
-  for (let i = end - 1; i >= p; i--) {
-    const q = (n / 10) | 0;
-    b[i] = ZERO + n - q * 10;
+  let i = p + width - 1;
+  while (i > p) {
+    const q = (n / 100) | 0;
+    const pair = (n - q * 100) * 2;
+    b[i] = DIGIT_PAIRS[pair + 1];
+    b[i - 1] = DIGIT_PAIRS[pair];
     n = q;
+    i -= 2;
   }
-  return end;
+  if (i === p) b[i] = ZERO + n - ((n / 10) | 0) * 10;
+  return p + width;
 }
 
 function ascii(text: string): Uint8Array {
   return Uint8Array.from(Buffer.from(text, "latin1"));
 }
 
-/** Lines in a chunk of text made by LineEncoder.take (or a single line). */
+/** Lines in a chunk of text made by LineEncoder.take. */
 export function countLines(text: string): number {
   let count = 1;
   let i = -1;

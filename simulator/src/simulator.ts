@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { SimulatorConfig } from "./config";
 import type { Fleet } from "./fleet";
-import { RECORD_LINES, type InfluxWriter } from "./writer";
+import { recordLinesFor, type InfluxWriter } from "./writer";
 
 /**
  * Drives the fleet: first the optional backfill (history written as fast as the server accepts),
@@ -12,6 +12,8 @@ export class Simulator {
   private stopped = false;
   private sweepTimer?: NodeJS.Timeout;
   private sweeping = false;
+  private lastPendingFlush = 0;
+  private readonly recordLines: number;
   private finished!: () => void;
   readonly done: Promise<void> = new Promise((resolve) => (this.finished = resolve));
 
@@ -21,7 +23,9 @@ export class Simulator {
     private readonly writer: InfluxWriter,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.recordLines = recordLinesFor(config);
+  }
 
   /** Runs until stop() is called, or until the backfill ends when SIM_EXIT_AFTER_BACKFILL is set. */
   async run(): Promise<void> {
@@ -30,6 +34,7 @@ export class Simulator {
       this.fleet.seek(start - this.config.backfillMs);
       this.log.info({ from: new Date(start - this.config.backfillMs).toISOString(), to: new Date(start).toISOString() }, "backfill started");
       await this.produceUntil(start, false);
+      this.flushPending();
       this.log.info({ ...this.writer.counters }, "backfill generated");
       if (this.config.exitAfterBackfill) {
         this.stopped = true;
@@ -47,7 +52,19 @@ export class Simulator {
     if (this.stopped) return;
     this.stopped = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
-    if (!this.sweeping) this.finished();
+    if (!this.sweeping) this.finishWithPending();
+  }
+
+  private finishWithPending(): void {
+    this.flushPending();
+    this.finished();
+  }
+
+  /** Hands the lines of an unfinished chunk to the writer. */
+  private flushPending(): void {
+    const chunk = this.fleet.take(Number.NEGATIVE_INFINITY, this.recordLines, true);
+    if (chunk) this.writer.write(chunk);
+    this.lastPendingFlush = this.now();
   }
 
   private startSweeping(): void {
@@ -71,9 +88,11 @@ export class Simulator {
         this.writer.recordSkipped(skipped, `fleet fell more than ${this.config.maxLagMs} ms behind`);
       }
       await this.produceUntil(now, true);
+      // A small fleet may not fill a chunk for a while: its lines go out at the flush interval.
+      if (this.fleet.pendingLines > 0 && this.now() - this.lastPendingFlush >= this.config.flushIntervalMs) this.flushPending();
     } finally {
       this.sweeping = false;
-      if (this.stopped) this.finished();
+      if (this.stopped) this.finishWithPending();
     }
   }
 
@@ -82,7 +101,7 @@ export class Simulator {
     while (!this.stopped && this.fleet.cursorTime < until) {
       await this.writer.waitForCapacity(this.config.maxInflightLines);
       if (this.stopped) return;
-      const chunk = this.fleet.take(until, RECORD_LINES);
+      const chunk = this.fleet.take(until, this.recordLines);
       if (chunk) {
         this.writer.write(chunk);
         sinceYield += chunk.lines;

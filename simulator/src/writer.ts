@@ -7,11 +7,15 @@ import { countLines } from "./line-encoder";
 
 /**
  * Lines per record handed to the WriteApi. The client treats a record as opaque text and joins
- * records with newlines, so a record of many lines is valid line protocol; it costs the client's
- * per-record bookkeeping once per 100 points instead of once per point. Batch size and retry
- * buffer are configured in lines and converted to records here.
+ * records with newlines, so a record of many lines is valid line protocol, and the client's
+ * per-record bookkeeping then runs once per record instead of once per point. Records hold about
+ * half a flush interval of traffic (1 to 100 lines), so that they fill well within the interval and
+ * batch size and retry buffer, configured in lines, convert to records closely.
  */
-export const RECORD_LINES = 100;
+export function recordLinesFor(config: Pick<SimulatorConfig, "devices" | "intervalMs" | "flushIntervalMs">): number {
+  const linesPerFlush = (config.devices * config.flushIntervalMs) / config.intervalMs;
+  return Math.max(1, Math.min(100, Math.floor(linesPerFlush / 2)));
+}
 
 export interface WriteCounters {
   points_generated: number;
@@ -57,10 +61,11 @@ export class InfluxWriter {
       transportOptions: config.caPem ? { ca: config.caPem, rejectUnauthorized: true } : { rejectUnauthorized: true },
     });
     const maxRetries = 1000; // bounded in practice by maxRetryTime; retries are idempotent (same series + timestamp).
+    const recordLines = recordLinesFor(config);
     this.api = influx.getWriteApi(config.org, config.bucket, "ms", {
-      batchSize: Math.max(1, Math.round(config.batchSize / RECORD_LINES)),
+      batchSize: Math.max(1, Math.round(config.batchSize / recordLines)),
       flushInterval: config.flushIntervalMs,
-      maxBufferLines: Math.max(1, Math.ceil(config.bufferLines / RECORD_LINES)),
+      maxBufferLines: Math.max(1, Math.ceil(config.bufferLines / recordLines)),
       maxRetries,
       maxRetryTime: config.maxRetryTimeMs,
       minRetryDelay: config.retryMinMs,
@@ -84,7 +89,7 @@ export class InfluxWriter {
     return this.generated - this.written - this.dropped;
   }
 
-  /** Hands a chunk of at most RECORD_LINES lines to the client. */
+  /** Hands a chunk (one record) to the client. */
   write(chunk: Chunk): void {
     this.generated += chunk.lines;
     this.api.writeRecord(chunk.text);

@@ -10,7 +10,7 @@ const T0 = Date.UTC(2026, 10, 1);
 function linesFor(seed: number, from: number, to: number, devices = 20, intervalMs = 60_000, f = faults): string[] {
   const fleet = new Fleet({ devices, intervalMs, seed, site: "s", measurement: "environment", faults: f });
   fleet.seek(from);
-  const chunk = fleet.take(to, Number.MAX_SAFE_INTEGER);
+  const chunk = fleet.take(to, Number.MAX_SAFE_INTEGER, true);
   return chunk ? chunk.text.split("\n") : [];
 }
 
@@ -29,7 +29,7 @@ describe("signal model", () => {
     const fleet = new Fleet({ devices: 20, intervalMs: 60_000, seed: 7, site: "s", measurement: "environment", faults });
     fleet.seek(T0);
     const pieces: string[] = [];
-    for (let chunk; (chunk = fleet.take(T0 + HOUR, 7)); ) {
+    for (let chunk; (chunk = fleet.take(T0 + HOUR, 7, true)); ) {
       expect(chunk.lines).toBeLessThanOrEqual(7);
       expect(chunk.text.split("\n")).toHaveLength(chunk.lines);
       pieces.push(...chunk.text.split("\n"));
@@ -135,3 +135,25 @@ function correlation(xs: number[], ys: number[]): number {
   }
   return sxy / Math.sqrt(sxx * syy);
 }
+
+describe("records handed to the client", () => {
+  const { recordLinesFor } = require("../src/writer");
+  test("about half a flush interval of traffic, from 1 to 100 lines", () => {
+    expect(recordLinesFor({ devices: 5, intervalMs: 5000, flushIntervalMs: 1000 })).toBe(1);
+    expect(recordLinesFor({ devices: 500, intervalMs: 1000, flushIntervalMs: 1000 })).toBe(100);
+    expect(recordLinesFor({ devices: 100, intervalMs: 1000, flushIntervalMs: 1000 })).toBe(50);
+    expect(recordLinesFor({ devices: 100_000, intervalMs: 1000, flushIntervalMs: 1000 })).toBe(100);
+  });
+});
+
+test("take hands over full chunks only, unless asked to flush the pending lines", () => {
+  const fleet = new Fleet({ devices: 10, intervalMs: 1000, seed: 1, site: "s", measurement: "m", faults: { spikeRate: 0, stuckRate: 0, dropoutRate: 0 } });
+  fleet.seek(T0);
+  expect(fleet.take(T0 + 1000, 100)).toBeUndefined(); // 10 lines pending
+  expect(fleet.pendingLines).toBe(10);
+  expect(fleet.take(T0 + 10_000, 100)).toEqual({ lines: 100, text: expect.any(String) });
+  expect(fleet.pendingLines).toBe(0);
+  expect(fleet.take(T0 + 10_500, 100)).toBeUndefined();
+  expect(fleet.take(Number.NEGATIVE_INFINITY, 100, true)?.lines).toBe(5);
+  expect(fleet.pendingLines).toBe(0);
+});

@@ -59,6 +59,7 @@ describe("Simulator alone", () => {
       SIM_SEED: "9",
       LOG_LEVEL: "warn",
       SIM_HEALTH_FILE: "/tmp/simulator-health.json",
+      SIM_GZIP: "false",
     });
     expect(uploads(one(run, CONTAINER, "simulator-files-loader"))["tls/ca.pem"]).toMatchObject({ content: "CA", permissions: "0444" });
     expect(c.inputs).toMatchObject({ user: "10001:10001", init: true, stopTimeout: 10 });
