@@ -223,7 +223,7 @@ async function main(): Promise<void> {
     results.oursPaced = await runPaced(sink, 100_000, 1000, { SIM_GZIP: "false" });
 
     console.log("ours against a slow, then failing sink …");
-    results.slowSink = await runPaced(sink, 20_000, 1000, { SIM_BUFFER_LINES: "400000", SIM_GZIP: "false" }, async (pid) => {
+    results.slowSink = await runPaced(sink, 20_000, 1000, { SIM_BUFFER_LINES: "100000", SIM_GZIP: "false" }, async (pid) => {
       const rss: number[] = [];
       const sample = async (ms: number) => {
         const end = Date.now() + ms;
@@ -317,7 +317,7 @@ function summarise(r: Record<string, any>, started: Date) {
       dropped: paced.summary.points_dropped,
       note: `${round(paced.cpuShare * 100, 1)} % of one core`,
     }),
-    row("slow (500 ms) then failing (503) sink, 20,000 devices at 1 Hz, buffer 400,000 lines", r.slowSink.summary.points_written ?? 0, 0, {
+    row("slow (500 ms) then failing (503) sink, 20,000 devices at 1 Hz, buffer 100,000 lines", r.slowSink.summary.points_written ?? 0, 0, {
       rssMiB: mib(r.slowSink.maxRssDuringOutage),
       eventLoopP99Ms: r.slowSink.summary.event_loop_delay_p99_ms,
       dropped: r.slowSink.summary.points_dropped,
