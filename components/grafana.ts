@@ -3,9 +3,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ContainerPolicy, Limits } from "../settings";
 import { FileVolume, type StagedFile } from "./file-volume";
 import { dashboardProvisioning, datasourceProvisioning } from "./grafana-provisioning";
-import { hardenedContainerArgs } from "./hardening";
+import { curlHealthcheck, hardenedContainerArgs } from "./hardening";
 import { GRAFANA_IMAGE, GRAFANA_USER } from "./images";
-import type { ServerTls, TokenHandoff } from "./influxdb";
+import { tokenMount, type ServerTls, type TokenHandoff } from "./influxdb";
 
 export interface GrafanaArgs {
   namePrefix: string;
@@ -136,13 +136,7 @@ export class Grafana extends pulumi.ComponentResource {
           { type: "volume", source: this.dataVolume.name, target: "/var/lib/grafana" },
           { type: "volume", source: staged.volumeName, target: FILES_DIR, readOnly: true },
           // Only Grafana's own directory of the InfluxDB config volume: the read-only token.
-          {
-            type: "volume",
-            source: args.influx.readToken.volumeName,
-            target: TOKEN_DIR,
-            readOnly: true,
-            volumeOptions: { subpath: args.influx.readToken.subpath, noCopy: true },
-          },
+          tokenMount(args.influx.readToken, TOKEN_DIR),
         ],
         // Backend to query InfluxDB, frontend for the published port.
         networksAdvanced: [
@@ -155,15 +149,7 @@ export class Grafana extends pulumi.ComponentResource {
           // A data dependency on the InfluxDB container, which is created only once healthy.
           { label: "iot.after", value: args.startAfter.id },
         ],
-        healthcheck: {
-          tests: args.tls
-            ? ["CMD", "curl", "-fsS", "-o", "/dev/null", "--cacert", `${FILES_DIR}/tls/ca.pem`, healthUrl]
-            : ["CMD", "curl", "-fsS", "-o", "/dev/null", healthUrl],
-          interval: "10s",
-          timeout: "5s",
-          retries: 5,
-          startPeriod: "60s",
-        },
+        healthcheck: { ...curlHealthcheck(healthUrl, args.tls && `${FILES_DIR}/tls/ca.pem`), interval: "10s", timeout: "5s" },
       }),
       { parent: this, deleteBeforeReplace: true, dependsOn: [args.startAfter] },
     );

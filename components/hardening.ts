@@ -78,3 +78,12 @@ export function hardenedContainerArgs(name: string, spec: ServiceContainerSpec):
     stopTimeout: spec.stopTimeoutSeconds,
   };
 }
+
+/**
+ * A health check that fetches `url` with curl (which both official images ship), verifying the
+ * server against `caFile` when one is given. Callers set interval and timeout.
+ */
+export function curlHealthcheck(url: string, caFile?: string | false): docker.types.input.ContainerHealthcheck {
+  const base = ["CMD", "curl", "-fsS", "-o", "/dev/null"];
+  return { tests: caFile ? [...base, "--cacert", caFile, url] : [...base, url], retries: 5, startPeriod: "60s" };
+}

@@ -4,7 +4,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerPolicy, Limits } from "../settings";
 import { FileVolume, type StagedFile } from "./file-volume";
-import { hardenedContainerArgs } from "./hardening";
+import { curlHealthcheck, hardenedContainerArgs } from "./hardening";
 import { INFLUXDB_IMAGE, INFLUXDB_USER } from "./images";
 
 export interface ServerTls {
@@ -19,6 +19,11 @@ export interface ServerTls {
 export interface TokenHandoff {
   volumeName: pulumi.Output<string>;
   subpath: string;
+}
+
+/** Mounts only the consumer's own hand-off directory, read-only, at `target` (the token is then `<target>/token`). */
+export function tokenMount(handoff: TokenHandoff, target: string): docker.types.input.ContainerMount {
+  return { type: "volume", source: handoff.volumeName, target, readOnly: true, volumeOptions: { subpath: handoff.subpath, noCopy: true } };
 }
 
 export interface InfluxDbArgs {
@@ -165,17 +170,9 @@ export class InfluxDb extends pulumi.ComponentResource {
         networksAdvanced: networks,
         ports,
         labels: [{ label: "iot.files-revision", value: staged.revision }],
-        healthcheck: {
-          // Verified against the stack CA, like every other client; "healthy" only once the final
-          // server runs, i.e. after setup and the scoped tokens exist.
-          tests: args.tls
-            ? ["CMD", "curl", "-fsS", "-o", "/dev/null", "--cacert", `${TLS_DIR}/ca.pem`, healthUrl]
-            : ["CMD", "curl", "-fsS", "-o", "/dev/null", healthUrl],
-          interval: "5s",
-          timeout: "3s",
-          retries: 5,
-          startPeriod: "60s",
-        },
+        // Verified against the stack CA, like every other client; "healthy" only once the final
+        // server runs, i.e. after setup and the scoped tokens exist.
+        healthcheck: { ...curlHealthcheck(healthUrl, args.tls && `${TLS_DIR}/ca.pem`), interval: "5s", timeout: "3s" },
       }),
       { parent: this, deleteBeforeReplace: true },
     );

@@ -7,7 +7,7 @@ import type { ContainerPolicy, Limits } from "../settings";
 import { FileVolume } from "./file-volume";
 import { hardenedContainerArgs } from "./hardening";
 import { SIMULATOR_USER } from "./images";
-import type { TokenHandoff } from "./influxdb";
+import { tokenMount, type TokenHandoff } from "./influxdb";
 
 export interface SimulatorArgs {
   namePrefix: string;
@@ -96,13 +96,7 @@ export class Simulator extends pulumi.ComponentResource {
         mounts: [
           { type: "volume", source: staged.volumeName, target: FILES_DIR, readOnly: true },
           // Only the simulator's own directory of the InfluxDB config volume: the write-only token.
-          {
-            type: "volume",
-            source: args.influx.writeToken.volumeName,
-            target: TOKEN_DIR,
-            readOnly: true,
-            volumeOptions: { subpath: args.influx.writeToken.subpath, noCopy: true },
-          },
+          tokenMount(args.influx.writeToken, TOKEN_DIR),
         ],
         networksAdvanced: [{ name: args.backendNetworkName }],
         labels: [

@@ -16,6 +16,8 @@ test("the fleet overview: one uid, read-only, panels for every quantity, all on 
     expect(panel.targets[0].query).toMatch(/^from\(bucket: "sensors"\)/);
     expect(panel.targets[0].query).toMatch(/r\._measurement == "environment"/);
   }
+  expect(panels[0].targets[0].query).toMatch(/last\(\)\n {2}\|> group\(\)\n {2}\|> count\(\)$/);
+  expect(panels[1].targets[0].query).toMatch(/last\(\)\n {2}\|> group\(\)\n {2}\|> min\(\)$/);
   const fields = panels.filter((p) => p.type === "timeseries").map((p) => /r\._field == "([a-z_]+)"/.exec(p.targets[0].query)?.[1]);
   expect(fields).toEqual(["temperature_c", "humidity_pct", "pressure_hpa", "rssi_dbm"]);
 });

@@ -24,27 +24,18 @@ export function fieldOverTime(o: FleetDashboardOptions, field: string): string {
   ].join("\n");
 }
 
-/** How many distinct devices reported in the selected time range. */
-export function reportingDevices(o: FleetDashboardOptions): string {
+/**
+ * Each device's latest battery level in the selected range, reduced over the fleet:
+ * count() gives the devices reporting, min() the lowest battery.
+ */
+export function latestBatteryAcrossFleet(o: FleetDashboardOptions, reduce: "count" | "min"): string {
   return [
     `from(bucket: ${fluxString(o.bucket)})`,
     "  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)",
     `  |> filter(fn: (r) => r._measurement == ${fluxString(o.measurement)} and r._field == "battery_pct")`,
     "  |> last()",
     "  |> group()",
-    "  |> count()",
-  ].join("\n");
-}
-
-/** The lowest battery level across the fleet right now. */
-export function lowestBattery(o: FleetDashboardOptions): string {
-  return [
-    `from(bucket: ${fluxString(o.bucket)})`,
-    "  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)",
-    `  |> filter(fn: (r) => r._measurement == ${fluxString(o.measurement)} and r._field == "battery_pct")`,
-    "  |> last()",
-    "  |> group()",
-    "  |> min()",
+    `  |> ${reduce}()`,
   ].join("\n");
 }
 
@@ -78,8 +69,8 @@ export function fleetOverviewDashboard(o: FleetDashboardOptions): Dashboard {
     .time({ from: "now-1h", to: "now" })
     .timezone("browser")
     .tooltip(DashboardCursorSync.Crosshair)
-    .withPanel(statPanel(o, "Devices reporting", reportingDevices(o), "none"))
-    .withPanel(statPanel(o, "Lowest battery", lowestBattery(o), "percent"))
+    .withPanel(statPanel(o, "Devices reporting", latestBatteryAcrossFleet(o, "count"), "none"))
+    .withPanel(statPanel(o, "Lowest battery", latestBatteryAcrossFleet(o, "min"), "percent"))
     .withPanel(seriesPanel(o, "Temperature", "temperature_c", "celsius"))
     .withPanel(seriesPanel(o, "Relative humidity", "humidity_pct", "humidity"))
     .withPanel(seriesPanel(o, "Pressure", "pressure_hpa", "pressurehpa"))
