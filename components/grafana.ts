@@ -106,9 +106,14 @@ export class Grafana extends pulumi.ComponentResource {
       "GF_ANALYTICS_REPORTING_ENABLED=false",
       "GF_ANALYTICS_CHECK_FOR_UPDATES=false",
       "GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES=false",
+      "GF_ANALYTICS_FEEDBACK_LINKS_ENABLED=false",
+      "GF_NEWS_NEWS_FEED_ENABLED=false",
       "GF_SNAPSHOTS_EXTERNAL_ENABLED=false",
-      // No plugin downloads at start: what runs is what the pinned image contains.
+      // No plugin downloads or updates at start (Grafana 12+ preinstalls plugins in the background
+      // otherwise): what runs is what the pinned image contains.
       "GF_PLUGINS_PREINSTALL_DISABLED=true",
+      "GF_PLUGINS_PREINSTALL_AUTO_UPDATE=false",
+      "GF_PLUGINS_PUBLIC_KEY_RETRIEVAL_DISABLED=true",
       "GF_LOG_MODE=console",
       `GF_PATHS_PROVISIONING=${FILES_DIR}/provisioning`,
     ];

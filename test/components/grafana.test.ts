@@ -54,6 +54,8 @@ describe("Grafana alone", () => {
       GF_SECURITY_DISABLE_GRAVATAR: "true",
       GF_ANALYTICS_REPORTING_ENABLED: "false",
       GF_ANALYTICS_CHECK_FOR_UPDATES: "false",
+      GF_PLUGINS_PREINSTALL_DISABLED: "true",
+      GF_PLUGINS_PREINSTALL_AUTO_UPDATE: "false",
       GF_PATHS_PROVISIONING: "/etc/iot/grafana/provisioning",
     });
     expect(e.GF_SECURITY_ADMIN_PASSWORD).toBeUndefined();
