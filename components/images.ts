@@ -1,7 +1,7 @@
 // The third-party images the stack runs, each pinned by exact version and by digest. Docker pulls
 // the digest, so the tag cannot drift; the tag stays for humans. To update one, take the new
 // multi-platform index digest from the source named beside it and change it in one reviewed commit
-// (the routine is in README.md, "Updating").
+// (the routine is in docs/UPDATING.md).
 
 /**
  * InfluxDB 2.9.1, the official Docker Official Image. Index digest as published in
