@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { SimulatorConfig } from "./config";
 import type { Fleet } from "./fleet";
-import { recordLinesFor, type InfluxWriter } from "./writer";
+import type { InfluxWriter } from "./writer";
 
 /**
  * Drives the fleet: first the optional backfill (history written as fast as the server accepts),
@@ -13,7 +13,6 @@ export class Simulator {
   private sweepTimer?: NodeJS.Timeout;
   private sweeping = false;
   private lastPendingFlush = 0;
-  private readonly recordLines: number;
   private finished!: () => void;
   readonly done: Promise<void> = new Promise((resolve) => (this.finished = resolve));
 
@@ -23,9 +22,7 @@ export class Simulator {
     private readonly writer: InfluxWriter,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-  ) {
-    this.recordLines = recordLinesFor(config);
-  }
+  ) {}
 
   /** Runs until stop() is called, or until the backfill ends when SIM_EXIT_AFTER_BACKFILL is set. */
   async run(): Promise<void> {
@@ -62,7 +59,7 @@ export class Simulator {
 
   /** Hands the lines of an unfinished chunk to the writer. */
   private flushPending(): void {
-    const chunk = this.fleet.take(Number.NEGATIVE_INFINITY, this.recordLines, true);
+    const chunk = this.fleet.take(Number.NEGATIVE_INFINITY, this.writer.recordLines, true);
     if (chunk) this.writer.write(chunk);
     this.lastPendingFlush = this.now();
   }
@@ -101,7 +98,7 @@ export class Simulator {
     while (!this.stopped && this.fleet.cursorTime < until) {
       await this.writer.waitForCapacity(this.config.maxInflightLines);
       if (this.stopped) return;
-      const chunk = this.fleet.take(until, this.recordLines);
+      const chunk = this.fleet.take(until, this.writer.recordLines);
       if (chunk) {
         this.writer.write(chunk);
         sinceYield += chunk.lines;

@@ -42,6 +42,8 @@ export class InfluxWriter {
   private waiters: Array<() => void> = [];
   private closed = false;
   lastSuccessAt = 0;
+  /** lines per record (see recordLinesFor): the chunk size the simulator hands over */
+  readonly recordLines: number;
 
   constructor(
     private readonly config: SimulatorConfig,
@@ -61,7 +63,7 @@ export class InfluxWriter {
       transportOptions: config.caPem ? { ca: config.caPem, rejectUnauthorized: true } : { rejectUnauthorized: true },
     });
     const maxRetries = 1000; // bounded in practice by maxRetryTime; retries are idempotent (same series + timestamp).
-    const recordLines = recordLinesFor(config);
+    const recordLines = (this.recordLines = recordLinesFor(config));
     this.api = influx.getWriteApi(config.org, config.bucket, "ms", {
       batchSize: Math.max(1, Math.round(config.batchSize / recordLines)),
       flushInterval: config.flushIntervalMs,
