@@ -1,5 +1,6 @@
 // The secure IoT stack: reads and validates the stack configuration once, composes the
 // components, exports what an operator needs. Nothing else happens here.
+import { isIP } from "node:net";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Credentials } from "./components/credentials";
@@ -22,8 +23,8 @@ const MEASUREMENT = "environment";
 
 const network = new Network("network", { namePrefix: settings.namePrefix });
 
-const externalIps = settings.tls.grafanaExternalNames.filter((n) => /^[\d.]+$|:/.test(n));
-const externalDns = settings.tls.grafanaExternalNames.filter((n) => !externalIps.includes(n));
+const externalIps = settings.tls.grafanaExternalNames.filter((n) => isIP(n) !== 0);
+const externalDns = settings.tls.grafanaExternalNames.filter((n) => isIP(n) === 0);
 const pki = settings.tls.enabled
   ? new Pki("pki", {
       organization: `secure-iot ${settings.stack}`,
