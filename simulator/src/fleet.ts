@@ -10,6 +10,12 @@ export interface FleetOptions {
   faults: FaultRates;
 }
 
+export interface Chunk {
+  /** lines of line protocol separated by newlines */
+  text: string;
+  lines: number;
+}
+
 /**
  * The fleet's schedule and its line protocol.
  *
@@ -18,16 +24,12 @@ export interface FleetOptions {
  * (tick, device) walks readings in time order: one scheduler for the whole fleet, no timer
  * per device.
  */
-export interface Chunk {
-  /** lines of line protocol separated by newlines */
-  text: string;
-  lines: number;
-}
-
 export class Fleet {
   readonly model: SignalModel;
   private readonly offsets: Float64Array;
   private readonly encoder: LineEncoder;
+  /** device numbers are zero-padded to this many digits (at least 6: dev-000001) */
+  private readonly deviceDigits: number;
   private tick = 0;
   private device = 0;
 
@@ -36,7 +38,8 @@ export class Fleet {
     this.model = new SignalModel(devices, intervalMs, seed, faults);
     this.offsets = new Float64Array(devices);
     for (let d = 0; d < devices; d++) this.offsets[d] = Math.floor((d * intervalMs) / devices);
-    this.encoder = new LineEncoder(options.measurement, options.site, Math.max(6, String(devices).length));
+    this.deviceDigits = Math.max(6, String(devices).length);
+    this.encoder = new LineEncoder(options.measurement, options.site, this.deviceDigits);
   }
 
   get devices(): number {
@@ -110,7 +113,7 @@ export class Fleet {
   /** The line of one reading, or undefined during a dropout (for inspection and tests; take() is the fast path). */
   line(device: number, t: number): string | undefined {
     if (!this.model.compute(device, t)) return undefined;
-    const encoder = new LineEncoder(this.options.measurement, this.options.site, Math.max(6, String(this.options.devices).length), 1024);
+    const encoder = new LineEncoder(this.options.measurement, this.options.site, this.deviceDigits, 1024);
     encoder.append(device, this.model.current, t);
     return encoder.take();
   }
