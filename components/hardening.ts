@@ -8,6 +8,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerPolicy, Limits } from "../settings";
+import { cpusValue, durationValue } from "./provider-values";
 
 export interface ServiceContainerSpec {
   image: pulumi.Input<string>;
@@ -35,6 +36,11 @@ export interface ServiceContainerSpec {
 
 const DEFAULT_TMPFS_OPTIONS = "rw,noexec,nosuid,nodev";
 
+function capabilityName(name: string): string {
+  const upper = name.toUpperCase();
+  return upper.startsWith("CAP_") ? upper : `CAP_${upper}`;
+}
+
 export function hardenedContainerArgs(name: string, spec: ServiceContainerSpec): docker.ContainerArgs {
   if (/^(0|root)(:|$)/.test(spec.user)) throw new Error(`${name}: containers must not run as root (user "${spec.user}")`);
   const tmpfs: Record<string, string> = {};
@@ -57,14 +63,16 @@ export function hardenedContainerArgs(name: string, spec: ServiceContainerSpec):
     readOnly: true,
     tmpfs,
     privileged: false,
-    capabilities: { drops: ["ALL"], adds: spec.capabilitiesToAdd ?? [] },
+    // Names as Docker stores them ("CAP_" prefix, sorted): the provider compares the stored form.
+    capabilities: { drops: ["ALL"], adds: [...new Set((spec.capabilitiesToAdd ?? []).map(capabilityName))].sort() },
     securityOpts: ["no-new-privileges:true"],
     ipcMode: "private",
     init: spec.init ?? false,
     memory: spec.limits.memoryMb,
     // Equal to memory: no swap on top of the limit.
     memorySwap: spec.limits.memoryMb,
-    cpus: (spec.limits.cpuMillis / 1000).toFixed(3),
+    // In the provider's read-back form, so that the next `up` sees no change (provider-values.ts).
+    cpus: cpusValue(spec.limits.cpuMillis),
     restart: spec.policy.restartPolicy,
     maxRetryCount: spec.policy.restartPolicy === "on-failure" ? spec.policy.restartMaxRetries : undefined,
     logDriver: "json-file",
@@ -79,11 +87,29 @@ export function hardenedContainerArgs(name: string, spec: ServiceContainerSpec):
   };
 }
 
+export interface HealthTiming {
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  retries: number;
+  startPeriodSeconds: number;
+}
+
+/** A health check whose durations are in the form the provider reads back (Go's Duration.String). */
+export function healthcheck(tests: string[], timing: HealthTiming): docker.types.input.ContainerHealthcheck {
+  return {
+    tests,
+    interval: durationValue(timing.intervalSeconds),
+    timeout: durationValue(timing.timeoutSeconds),
+    retries: timing.retries,
+    startPeriod: durationValue(timing.startPeriodSeconds),
+  };
+}
+
 /**
  * A health check that fetches `url` with curl (which both official images ship), verifying the
- * server against `caFile` when one is given. Callers set interval and timeout.
+ * server against `caFile` when one is given.
  */
-export function curlHealthcheck(url: string, caFile?: string | false): docker.types.input.ContainerHealthcheck {
+export function curlHealthcheck(url: string, caFile: string | false | undefined, timing: HealthTiming): docker.types.input.ContainerHealthcheck {
   const base = ["CMD", "curl", "-fsS", "-o", "/dev/null"];
-  return { tests: caFile ? [...base, "--cacert", caFile, url] : [...base, url], retries: 5, startPeriod: "60s" };
+  return healthcheck(caFile ? [...base, "--cacert", caFile, url] : [...base, url], timing);
 }

@@ -22,7 +22,7 @@ test("the baseline: read-only, all capabilities dropped, no new privileges, limi
     ipcMode: "private",
     memory: 256,
     memorySwap: 256,
-    cpus: "0.250",
+    cpus: "0.25",
     restart: "on-failure",
     maxRetryCount: 4,
     logDriver: "json-file",
@@ -41,9 +41,9 @@ test.each(["0", "0:0", "root", "root:root"])("refuses to run as %s", (user) => {
 });
 
 test("capabilities are only added back when asked for", () => {
-  expect(hardenedContainerArgs("svc", { ...spec, capabilitiesToAdd: ["NET_BIND_SERVICE"] }).capabilities).toEqual({
+  expect(hardenedContainerArgs("svc", { ...spec, capabilitiesToAdd: ["NET_BIND_SERVICE", "cap_chown"] }).capabilities).toEqual({
     drops: ["ALL"],
-    adds: ["NET_BIND_SERVICE"],
+    adds: ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"],
   });
 });
 
