@@ -1,8 +1,10 @@
 // Turns the stack's raw configuration into one typed, validated Settings object.
 // Pure: it reads nothing itself, so it is tested directly, and index.ts calls it once before
 // any resource is created. Every problem names the key and what is allowed.
+import { readFileSync } from "node:fs";
 import { isIPv4, isIP } from "node:net";
 import { z } from "zod";
+import { cpusRoundTrip, cpusValue } from "./components/provider-values";
 
 export const PROJECT = "secure-iot";
 
@@ -62,7 +64,11 @@ export interface Settings {
     seed: number;
     logLevel: "fatal" | "error" | "warn" | "info" | "debug" | "trace";
     limits: Limits;
+    /** PEM of extra CAs npm trusts during the image build (buildCaCertsFile), if any */
+    buildCaCerts?: string;
   };
+  /** the Docker host's platform: what the simulator is built for and which images are pulled */
+  platform: Platform;
   containers: ContainerPolicy;
   protectData: boolean;
   dockerHost?: string;
@@ -102,6 +108,30 @@ function name(key: string, what: string) {
       message: `${key} must be a ${what} of 1-64 characters A-Z a-z 0-9 _ . - starting with a letter or digit`,
     });
 }
+
+/**
+ * A bucket name: like name(), without "." — Grafana's InfluxDB datasource replaces its Flux macros
+ * (v.timeRangeStart, v.windowPeriod, ...) by a pattern without a word boundary, so a bucket such as
+ * "dev.windowPeriod" or "sensorsv.timeRangeStart" would be rewritten inside the query.
+ */
+function bucketName(key: string) {
+  return z
+    .string({ message: `${key} is missing (Pulumi.yaml declares its default)` })
+    .refine((v) => /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(v), {
+      message: `${key} must be a name of 1-64 characters A-Z a-z 0-9 _ - starting with a letter or digit (no ".": Grafana's query macros would rewrite it)`,
+    });
+}
+
+/** A CPU limit in millicores that the Docker provider reads back unchanged (components/provider-values.ts). */
+function cpuMillis(key: string, min: number, max: number) {
+  return int(key, min, max).refine((v) => cpusRoundTrip(v), {
+    error: (issue) =>
+      `${key}=${issue.input} cannot be set exactly: Docker's provider reads it back as ${cpusValue(issue.input as number)} cores and would replace the container at every update; use a value such as ${Math.round((issue.input as number) / 100) * 100}`,
+  });
+}
+
+export const PLATFORMS = ["linux/amd64", "linux/arm64"] as const;
+export type Platform = (typeof PLATFORMS)[number];
 
 const RETENTION = /^(\d+)(h|d|w)$/;
 const HOURS = { h: 1, d: 24, w: 168 } as const;
@@ -170,14 +200,14 @@ export const schema = z.object({
   certEarlyRenewalHours: int("certEarlyRenewalHours", 1, 87_600),
   grafanaExternalNames: hostList("grafanaExternalNames"),
   influxOrg: name("influxOrg", "name"),
-  influxBucket: name("influxBucket", "name"),
+  influxBucket: bucketName("influxBucket"),
   influxRetention: retention("influxRetention"),
   influxAdminUser: name("influxAdminUser", "user name"),
   influxAdminPassword: optionalSecret("influxAdminPassword"),
   influxPublishPort: bool("influxPublishPort"),
   influxHostPort: int("influxHostPort", 1024, 65_535),
   influxMemoryMb: int("influxMemoryMb", 256, 65_536),
-  influxCpuMillis: int("influxCpuMillis", 100, 64_000),
+  influxCpuMillis: cpuMillis("influxCpuMillis", 100, 64_000),
   grafanaBindAddress: z
     .string({ message: "grafanaBindAddress is missing (Pulumi.yaml declares its default)" })
     .refine((v) => isIPv4(v), { message: "grafanaBindAddress must be an IPv4 address such as 127.0.0.1" }),
@@ -185,31 +215,41 @@ export const schema = z.object({
   grafanaAdminUser: name("grafanaAdminUser", "user name"),
   grafanaAdminPassword: optionalSecret("grafanaAdminPassword"),
   grafanaMemoryMb: int("grafanaMemoryMb", 128, 65_536),
-  grafanaCpuMillis: int("grafanaCpuMillis", 100, 64_000),
+  grafanaCpuMillis: cpuMillis("grafanaCpuMillis", 100, 64_000),
   simDevices: int("simDevices", 1, 100_000),
   simIntervalMs: int("simIntervalMs", 100, 3_600_000),
   simSite: name("simSite", "site name"),
   simSeed: int("simSeed", 0, 4_294_967_295),
   simLogLevel: oneOf("simLogLevel", LOG_LEVELS),
   simMemoryMb: int("simMemoryMb", 64, 65_536),
-  simCpuMillis: int("simCpuMillis", 50, 64_000),
+  simCpuMillis: cpuMillis("simCpuMillis", 100, 64_000),
   restartPolicy: oneOf("restartPolicy", ["on-failure", "unless-stopped"] as const),
   restartMaxRetries: int("restartMaxRetries", 1, 100),
   logMaxSize: sizeWithUnit("logMaxSize"),
   logMaxFiles: int("logMaxFiles", 1, 100),
   protectData: bool("protectData"),
   startupTimeoutSeconds: int("startupTimeoutSeconds", 30, 1800),
+  dockerPlatform: oneOf("dockerPlatform", PLATFORMS),
+  buildCaCertsFile: z.string({ message: "buildCaCertsFile is missing (Pulumi.yaml declares its default)" }),
 });
 
 export const CONFIG_KEYS = Object.keys(schema.shape);
 
 const DOCKER_HOST = /^(unix|tcp|ssh|npipe):\/\/.+/;
 
+/** Largest CA bundle passed to the image build: it travels as a build argument in the API request. */
+const MAX_BUILD_CA_BYTES = 512 * 1024;
+
 /**
  * Validates the whole configuration of a stack.
  * @param raw every config value of the stack as the engine passes it: "project:key" to string
+ * @param readFile reads a file the configuration names (buildCaCertsFile); injected for tests
  */
-export function loadSettings(raw: Record<string, string>, stack: string): Settings {
+export function loadSettings(
+  raw: Record<string, string>,
+  stack: string,
+  readFile: (path: string) => string = (path) => readFileSync(path, "utf8"),
+): Settings {
   const problems: string[] = [];
   const ours: Record<string, string> = {};
   for (const [fullKey, value] of Object.entries(raw)) {
@@ -251,6 +291,7 @@ export function loadSettings(raw: Record<string, string>, stack: string): Settin
     }
     if (c.influxPublishPort) warnings.push(`InfluxDB's API is published on 127.0.0.1:${c.influxHostPort} (influxPublishPort=true).`);
   }
+  const buildCaCerts = parsed.success && parsed.data.buildCaCertsFile !== "" ? readCaBundle(parsed.data.buildCaCertsFile, readFile, problems) : undefined;
 
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const c = parsed.data;
@@ -290,7 +331,9 @@ export function loadSettings(raw: Record<string, string>, stack: string): Settin
       seed: c.simSeed,
       logLevel: c.simLogLevel,
       limits: { memoryMb: c.simMemoryMb, cpuMillis: c.simCpuMillis },
+      buildCaCerts,
     },
+    platform: c.dockerPlatform,
     containers: {
       restartPolicy: c.restartPolicy,
       restartMaxRetries: c.restartMaxRetries,
@@ -307,4 +350,23 @@ export function loadSettings(raw: Record<string, string>, stack: string): Settin
 function splitKey(fullKey: string): [string, string] {
   const colon = fullKey.indexOf(":");
   return colon < 0 ? ["", fullKey] : [fullKey.slice(0, colon), fullKey.slice(colon + 1)];
+}
+
+function readCaBundle(path: string, readFile: (path: string) => string, problems: string[]): string | undefined {
+  let pem: string;
+  try {
+    pem = readFile(path);
+  } catch (error) {
+    problems.push(`buildCaCertsFile cannot be read (${path}): ${(error as NodeJS.ErrnoException).code ?? String(error)}`);
+    return undefined;
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----") || /PRIVATE KEY-----/.test(pem)) {
+    problems.push(`buildCaCertsFile must be a PEM file of CA certificates only (${path})`);
+    return undefined;
+  }
+  if (Buffer.byteLength(pem) > MAX_BUILD_CA_BYTES) {
+    problems.push(`buildCaCertsFile must be at most ${MAX_BUILD_CA_BYTES / 1024} KiB: give the proxy's CA, not a whole system bundle (${path})`);
+    return undefined;
+  }
+  return pem;
 }

@@ -5,11 +5,18 @@ export interface StagedFile {
   /** path inside the volume, e.g. "tls/server.key" */
   path: string;
   content: pulumi.Input<string>;
-  /** numeric owner and group: the uid the consuming service runs as, or 0 for root-owned read-only files */
+  /**
+   * Numeric owner and group: the uid the consuming service runs as. Defence in depth only: the
+   * upload owner is a newer provider feature whose effect the program does not rely on (see mode).
+   */
   owner: number;
   group?: number;
-  /** octal permission string, e.g. "0400" for a private key */
-  mode: string;
+  /**
+   * Octal permission string. Files are never writable; secrets are "0444" too, which is safe
+   * because each files volume is mounted by exactly one service, which runs as one uid: the
+   * mode lets that uid read the file whoever the owner turns out to be.
+   */
+  mode: "0444" | "0555";
 }
 
 export interface FileVolumeArgs {
@@ -18,9 +25,16 @@ export interface FileVolumeArgs {
   /** an image already on the Docker host (the consuming service's); it is never run */
   image: pulumi.Input<string>;
   files: StagedFile[];
+  /**
+   * Where the loader mounts the volume. Default "/staging", which no image has. A path that the
+   * loader's image does have (e.g. a directory owned by the service's uid) gives the new, empty
+   * volume that directory's owner and mode: Docker copies them into an empty named volume when a
+   * container that mounts it is created (moby daemon/create_unix.go, populateVolumes), even if the
+   * container never starts. A volume the service must write into is made this way.
+   */
+  mountPath?: string;
 }
 
-/** Where the loader mounts the volume; files are uploaded below it. */
 const STAGING = "/staging";
 
 /**
@@ -45,6 +59,7 @@ export class FileVolume extends pulumi.ComponentResource {
 
   constructor(name: string, args: FileVolumeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("iot:index:FileVolume", name, {}, opts);
+    const mountPath = args.mountPath ?? STAGING;
     for (const file of args.files) {
       if (file.path.startsWith("/") || file.path.split("/").includes("..")) {
         throw new Error(`${name}: staged file path must be relative and stay inside the volume: ${file.path}`);
@@ -64,9 +79,9 @@ export class FileVolume extends pulumi.ComponentResource {
         readOnly: false,
         capabilities: { drops: ["ALL"] },
         securityOpts: ["no-new-privileges:true"],
-        mounts: [{ type: "volume", source: this.volume.name, target: STAGING }],
+        mounts: [{ type: "volume", source: this.volume.name, target: mountPath }],
         uploads: args.files.map((file) => ({
-          file: `${STAGING}/${file.path}`,
+          file: `${mountPath}/${file.path}`,
           content: file.content,
           owner: String(file.owner),
           group: String(file.group ?? file.owner),

@@ -66,3 +66,8 @@ export function dashboardProvisioning(path: string): string {
     ],
   });
 }
+
+/** A provisioning file that provisions nothing, so that Grafana finds the folder: `apiVersion: 1` and an empty list. */
+export function emptyProvisioning(listKey: "apps" | "groups"): string {
+  return stringify({ apiVersion: 1, [listKey]: [] });
+}

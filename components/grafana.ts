@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerPolicy, Limits } from "../settings";
 import { FileVolume, type StagedFile } from "./file-volume";
-import { dashboardProvisioning, datasourceProvisioning } from "./grafana-provisioning";
+import { dashboardProvisioning, datasourceProvisioning, emptyProvisioning } from "./grafana-provisioning";
 import { curlHealthcheck, hardenedContainerArgs } from "./hardening";
 import { GRAFANA_IMAGE, GRAFANA_USER } from "./images";
 import { tokenMount, type ServerTls, type TokenHandoff } from "./influxdb";
@@ -26,6 +26,8 @@ export interface GrafanaArgs {
   influx: { url: string; org: pulumi.Input<string>; bucket: pulumi.Input<string>; readToken: TokenHandoff; caCertPem?: pulumi.Input<string> };
   /** dashboard file name to JSON */
   dashboards: Record<string, string>;
+  /** the Docker host's platform, e.g. "linux/arm64": which image of the multi-platform index to pull */
+  platform: string;
   /** the InfluxDB container: Grafana starts only after it is healthy */
   startAfter: docker.Container;
   limits: Limits;
@@ -55,16 +57,20 @@ export class Grafana extends pulumi.ComponentResource {
     const prefix = `${args.namePrefix}-${name}`;
     const { uid, gid } = GRAFANA_USER;
 
-    const image = new docker.RemoteImage(`${name}-image`, { name: GRAFANA_IMAGE, keepLocally: true }, { parent: this });
+    const image = new docker.RemoteImage(
+      `${name}-image`,
+      { name: GRAFANA_IMAGE, keepLocally: true, platform: args.platform },
+      { parent: this },
+    );
     // /var/lib/grafana belongs to uid 472 in the image; a new named volume there inherits that.
     this.dataVolume = new docker.Volume(`${name}-data`, { name: `${prefix}-data`, driver: "local" }, { parent: this, protect: args.protectData });
 
-    const secret = (path: string, content: pulumi.Input<string>): StagedFile => ({ path, content, owner: uid, group: gid, mode: "0400" });
-    const readable = (path: string, content: pulumi.Input<string>): StagedFile => ({ path, content, owner: uid, group: gid, mode: "0444" });
+    // Secrets too are 0444: only Grafana mounts this volume, and it runs as one uid (file-volume.ts).
+    const file = (path: string, content: pulumi.Input<string>): StagedFile => ({ path, content, owner: uid, group: gid, mode: "0444" });
     const files: StagedFile[] = [
-      secret("secrets/admin-password", args.adminPassword),
-      secret("secrets/secret-key", args.secretKey),
-      readable(
+      file("secrets/admin-password", args.adminPassword),
+      file("secrets/secret-key", args.secretKey),
+      file(
         "provisioning/datasources/influxdb.yaml",
         pulumi
           .all([args.influx.org, args.influx.bucket])
@@ -78,13 +84,16 @@ export class Grafana extends pulumi.ComponentResource {
             }),
           ),
       ),
-      readable("provisioning/dashboards/iot.yaml", dashboardProvisioning(`${FILES_DIR}/dashboards`)),
-      ...Object.entries(args.dashboards).map(([file, json]) => readable(`dashboards/${file}`, json)),
+      file("provisioning/dashboards/iot.yaml", dashboardProvisioning(`${FILES_DIR}/dashboards`)),
+      // Grafana reads every provisioning folder at start and logs an error for each one missing.
+      file("provisioning/plugins/none.yaml", emptyProvisioning("apps")),
+      file("provisioning/alerting/none.yaml", emptyProvisioning("groups")),
+      ...Object.entries(args.dashboards).map(([name, json]) => file(`dashboards/${name}`, json)),
     ];
     // The stack CA: Grafana verifies InfluxDB with it, and its own health check verifies Grafana.
     const caCertPem = args.influx.caCertPem ?? args.tls?.caCertPem;
-    if (caCertPem) files.push(readable("tls/ca.pem", caCertPem));
-    if (args.tls) files.push(readable("tls/server.crt", args.tls.certPem), secret("tls/server.key", args.tls.privateKeyPem));
+    if (caCertPem) files.push(file("tls/ca.pem", caCertPem));
+    if (args.tls) files.push(file("tls/server.crt", args.tls.certPem), file("tls/server.key", args.tls.privateKeyPem));
     const staged = new FileVolume(`${name}-files`, { volumeName: `${prefix}-files`, image: image.imageId, files }, { parent: this });
 
     const scheme = args.tls ? "https" : "http";
@@ -140,7 +149,7 @@ export class Grafana extends pulumi.ComponentResource {
         mounts: [
           { type: "volume", source: this.dataVolume.name, target: "/var/lib/grafana" },
           { type: "volume", source: staged.volumeName, target: FILES_DIR, readOnly: true },
-          // Only Grafana's own directory of the InfluxDB config volume: the read-only token.
+          // Grafana's own token volume, nothing else of InfluxDB's: the read-only token.
           tokenMount(args.influx.readToken, TOKEN_DIR),
         ],
         // Backend to query InfluxDB, frontend for the published port.
@@ -154,7 +163,12 @@ export class Grafana extends pulumi.ComponentResource {
           // A data dependency on the InfluxDB container, which is created only once healthy.
           { label: "iot.after", value: args.startAfter.id },
         ],
-        healthcheck: { ...curlHealthcheck(healthUrl, args.tls && `${FILES_DIR}/tls/ca.pem`), interval: "10s", timeout: "5s" },
+        healthcheck: curlHealthcheck(healthUrl, args.tls && `${FILES_DIR}/tls/ca.pem`, {
+          intervalSeconds: 10,
+          timeoutSeconds: 5,
+          retries: 5,
+          startPeriodSeconds: 60,
+        }),
       }),
       { parent: this, deleteBeforeReplace: true, dependsOn: [args.startAfter] },
     );

@@ -1,11 +1,12 @@
 import { createHash } from "node:crypto";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
+import dockerignore from "@balena/dockerignore";
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerPolicy, Limits } from "../settings";
-import { FileVolume } from "./file-volume";
-import { hardenedContainerArgs } from "./hardening";
+import { FileVolume, type StagedFile } from "./file-volume";
+import { hardenedContainerArgs, healthcheck } from "./hardening";
 import { SIMULATOR_USER } from "./images";
 import { tokenMount, type TokenHandoff } from "./influxdb";
 
@@ -20,6 +21,13 @@ export interface SimulatorArgs {
   site: string;
   seed: number;
   logLevel: string;
+  /** the Docker host's platform the image is built for, e.g. "linux/arm64" (not the machine running Pulumi) */
+  platform: string;
+  /**
+   * PEM of extra CA certificates npm trusts while the image is built (a TLS-intercepting proxy's
+   * CA). Passed as a build argument of the build stage only; never in the final image.
+   */
+  buildCaCerts?: string;
   /** the InfluxDB container: the simulator starts only after it is healthy */
   startAfter: docker.Container;
   limits: Limits;
@@ -53,17 +61,25 @@ export class Simulator extends pulumi.ComponentResource {
       `${name}-image`,
       {
         imageName: `${prefix}:${tag}`,
-        build: { context: args.sourceDir, dockerfile: join(args.sourceDir, "Dockerfile") },
+        build: {
+          context: args.sourceDir,
+          dockerfile: join(args.sourceDir, "Dockerfile"),
+          platform: args.platform,
+          args: args.buildCaCerts ? { BUILD_CA_CERTS: args.buildCaCerts } : undefined,
+        },
         skipPush: true,
       },
       { parent: this },
     );
     this.imageRef = this.image.imageName;
+    // Containers run the image by its id (for a local build, repoDigest is the image id): a tag
+    // that is no longer on the host would send Docker to Docker Hub for an image that is not there.
+    const imageId = this.image.repoDigest;
 
-    const files = args.influx.caCertPem
-      ? [{ path: "tls/ca.pem", content: args.influx.caCertPem, owner: 0, group: 0, mode: "0444" }]
+    const files: StagedFile[] = args.influx.caCertPem
+      ? [{ path: "tls/ca.pem", content: args.influx.caCertPem, owner: SIMULATOR_USER.uid, group: SIMULATOR_USER.gid, mode: "0444" }]
       : [];
-    const staged = new FileVolume(`${name}-files`, { volumeName: `${prefix}-files`, image: this.image.imageName, files }, { parent: this });
+    const staged = new FileVolume(`${name}-files`, { volumeName: `${prefix}-files`, image: imageId, files }, { parent: this });
 
     const envs: pulumi.Input<string>[] = [
       `INFLUX_URL=${args.influx.url}`,
@@ -85,7 +101,7 @@ export class Simulator extends pulumi.ComponentResource {
     this.container = new docker.Container(
       `${name}-container`,
       hardenedContainerArgs(prefix, {
-        image: this.image.imageName,
+        image: imageId,
         user: `${SIMULATOR_USER.uid}:${SIMULATOR_USER.gid}`,
         limits: args.limits,
         policy: args.policy,
@@ -95,7 +111,7 @@ export class Simulator extends pulumi.ComponentResource {
         envs,
         mounts: [
           { type: "volume", source: staged.volumeName, target: FILES_DIR, readOnly: true },
-          // Only the simulator's own directory of the InfluxDB config volume: the write-only token.
+          // The simulator's own token volume, nothing else of InfluxDB's: the write-only token.
           tokenMount(args.influx.writeToken, TOKEN_DIR),
         ],
         networksAdvanced: [{ name: args.backendNetworkName }],
@@ -103,13 +119,13 @@ export class Simulator extends pulumi.ComponentResource {
           { label: "iot.files-revision", value: staged.revision },
           { label: "iot.after", value: args.startAfter.id },
         ],
-        healthcheck: {
-          tests: ["CMD", "node", "dist/healthcheck.js"],
-          interval: "15s",
-          timeout: "5s",
+        // The image's own HEALTHCHECK, repeated so that the program states it (and Docker keeps it).
+        healthcheck: healthcheck(["CMD", "node", "dist/healthcheck.js"], {
+          intervalSeconds: 15,
+          timeoutSeconds: 5,
           retries: 3,
-          startPeriod: "60s",
-        },
+          startPeriodSeconds: 60,
+        }),
         stopTimeoutSeconds: STOP_TIMEOUT_SECONDS,
       }),
       { parent: this, deleteBeforeReplace: true, dependsOn: [args.startAfter] },
@@ -118,16 +134,21 @@ export class Simulator extends pulumi.ComponentResource {
   }
 }
 
-/** sha256 over the files the image is built from (what .dockerignore lets through). */
+/**
+ * sha256 over the files Docker sends as the build context: those that .dockerignore lets through,
+ * read with the same rules Docker applies (@balena/dockerignore), so a change to anything that
+ * reaches the image gives a new tag and nothing else does.
+ */
 export function sourceHash(dir: string): string {
+  const ignored = dockerignore().add(readFileSync(join(dir, ".dockerignore"), "utf8").split("\n"));
   const hash = createHash("sha256");
-  const skip = new Set(["node_modules", "dist", "test", ".git"]);
   const walk = (current: string) => {
     for (const entry of readdirSync(current).sort()) {
-      if (skip.has(entry)) continue;
       const path = join(current, entry);
+      const rel = relative(dir, path);
+      if (ignored.ignores(rel)) continue;
       if (statSync(path).isDirectory()) walk(path);
-      else if (!entry.endsWith(".md")) hash.update(relative(dir, path)).update("\0").update(readFileSync(path)).update("\0");
+      else hash.update(rel).update("\0").update(readFileSync(path)).update("\0");
     }
   };
   walk(dir);

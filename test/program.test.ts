@@ -1,6 +1,9 @@
 // The whole program, for each shipped stack, under Pulumi mocks: which resources exist with which
 // inputs, what must never be there, the hardening of every container, TLS wiring, start order,
 // and which outputs are secret.
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import {
   CONTAINER,
@@ -41,8 +44,12 @@ describe.each(STACKS)("%s stack", (stack) => {
     expect(ofType(r, CONTAINER).filter((c) => c.inputs.start === false).map((c) => c.name).sort()).toEqual([
       "grafana-files-loader",
       "influxdb-files-loader",
+      "influxdb-initdb-loader",
+      "influxdb-token-grafana-loader",
+      "influxdb-token-simulator-loader",
       "simulator-files-loader",
     ]);
+    expect(ofType(r, "pulumi-nodejs:dynamic:Resource").map((g) => g.name)).toEqual(["influxdb-setup"]);
     expect(ofType(r, "tls:index/selfSignedCert:SelfSignedCert")).toHaveLength(1);
     expect(ofType(r, "tls:index/locallySignedCert:LocallySignedCert").map((c) => c.name).sort()).toEqual(["pki-grafana-cert", "pki-influxdb-cert"]);
     expect(ofType(r, "docker:index/image:Image").map((i) => i.name)).toEqual(["simulator-image"]);
@@ -139,19 +146,20 @@ describe.each(STACKS)("%s stack", (stack) => {
     expect(text(loader(r, "simulator"))).not.toContain(grafanaPassword);
   });
 
-  test("scoped tokens: each consumer mounts only its own hand-off directory of the InfluxDB config volume, read-only", () => {
+  test("scoped tokens: each consumer mounts only its own token volume, whole and read-only; InfluxDB writes both", () => {
     const r = run();
-    const tokenMount = (name: string) =>
-      container(r, name).inputs.mounts.find((m: { source: string }) => m.source === `iot-${stack}-influxdb-config`);
-    expect(tokenMount("simulator")).toEqual({
-      type: "volume",
-      source: `iot-${stack}-influxdb-config`,
-      target: "/run/secrets/influxdb-token",
-      readOnly: true,
-      volumeOptions: { subpath: "handoff/simulator", noCopy: true },
-    });
-    expect(tokenMount("grafana").volumeOptions.subpath).toBe("handoff/grafana");
-    expect(tokenMount("grafana").readOnly).toBe(true);
+    const sources = (name: string) => container(r, name).inputs.mounts.map((m: { source: string }) => m.source).sort();
+    const tokenVolume = (consumer: string) => `iot-${stack}-influxdb-token-${consumer}`;
+    expect(sources("simulator")).toEqual([tokenVolume("simulator"), `iot-${stack}-simulator-files`].sort());
+    expect(sources("grafana")).toEqual([`iot-${stack}-grafana-data`, `iot-${stack}-grafana-files`, tokenVolume("grafana")].sort());
+    for (const consumer of ["simulator", "grafana"]) {
+      const mount = container(r, consumer).inputs.mounts.find((m: { source: string }) => m.source === tokenVolume(consumer));
+      expect(mount).toEqual({ type: "volume", source: tokenVolume(consumer), target: "/run/secrets/influxdb-token", readOnly: true });
+    }
+    const influxMounts = container(r, "influxdb").inputs.mounts;
+    for (const consumer of ["simulator", "grafana"]) {
+      expect(influxMounts).toContainEqual({ type: "volume", source: tokenVolume(consumer), target: `/etc/iot/handoff/${consumer}` });
+    }
     expect(env(container(r, "simulator")).INFLUX_TOKEN_FILE).toBe("/run/secrets/influxdb-token/token");
     expect(env(container(r, "simulator")).INFLUX_TOKEN).toBeUndefined();
   });
@@ -179,13 +187,15 @@ describe.each(STACKS)("%s stack", (stack) => {
     expect(grafanaCsr.dnsNames).toEqual(expect.arrayContaining(["localhost", "grafana"]));
     expect(grafanaCsr.ipAddresses).toEqual(["127.0.0.1"]);
     const influxEnv = env(container(r, "influxdb"));
-    expect(influxEnv.INFLUXD_TLS_CERT).toBe("/etc/iot/tls/server.crt");
-    expect(influxEnv.INFLUXD_TLS_KEY).toBe("/etc/iot/tls/server.key");
+    expect(influxEnv.INFLUXD_TLS_CERT).toBe("/etc/iot/influxdb/tls/server.crt");
+    expect(influxEnv.INFLUXD_TLS_KEY).toBe("/etc/iot/influxdb/tls/server.key");
     expect(influxEnv.INFLUXD_TLS_MIN_VERSION).toBe("1.3");
+    expect(influxEnv.INFLUXD_TLS_STRICT_CIPHERS).toBe("true");
     expect(env(container(r, "grafana")).GF_SERVER_PROTOCOL).toBe("https");
-    // private keys are readable only by the service's user
-    expect(uploads(loader(r, "influxdb"))["tls/server.key"]).toMatchObject({ owner: "1000", permissions: "0400" });
-    expect(uploads(loader(r, "grafana"))["tls/server.key"]).toMatchObject({ owner: "472", permissions: "0400" });
+    // a private key is in its service's own files volume, owned by its user (defence in depth) and
+    // readable whatever the owner, since only that service, one uid, mounts the volume
+    expect(uploads(loader(r, "influxdb"))["tls/server.key"]).toMatchObject({ owner: "1000", permissions: "0444" });
+    expect(uploads(loader(r, "grafana"))["tls/server.key"]).toMatchObject({ owner: "472", permissions: "0444" });
   });
 
   test("start order: Grafana and the simulator depend on the InfluxDB container, which is created only once healthy", () => {
@@ -248,6 +258,29 @@ describe("variants", () => {
     expect(r.resources.some((x) => x.name === "credentials-grafana-admin-password")).toBe(false);
     expect(uploads(loader(r, "grafana"))["secrets/admin-password"].content).toBe("correct-horse-battery-staple");
     expect(await isSecret(r.pulumi, r.exports.grafanaAdminPassword)).toBe(true);
+  });
+
+  test("the Docker host's platform, not the machine running Pulumi, decides what is built and pulled", async () => {
+    for (const platform of ["linux/amd64", "linux/arm64"]) {
+      const r = await runUnderMocks("dev", stackConfig("dev", { dockerPlatform: platform }));
+      expect(one(r, "docker:index/image:Image", "simulator-image").inputs.build.platform).toBe(platform);
+      for (const image of ofType(r, "docker:index/remoteImage:RemoteImage")) expect({ name: image.name, platform: image.inputs.platform }).toEqual({ name: image.name, platform });
+    }
+  });
+
+  test("the simulator image is built without extra CAs by default, and with the given ones as a build argument", async () => {
+    const plain = await runUnderMocks("dev", stackConfig("dev"));
+    expect(one(plain, "docker:index/image:Image", "simulator-image").inputs.build.args).toBeUndefined();
+    const pemFile = join(mkdtempSync(join(tmpdir(), "ca-")), "proxy-ca.pem");
+    writeFileSync(pemFile, "-----BEGIN CERTIFICATE-----\nPROXY-CA\n-----END CERTIFICATE-----\n");
+    const r = await runUnderMocks("dev", stackConfig("dev", { buildCaCertsFile: pemFile }));
+    expect(one(r, "docker:index/image:Image", "simulator-image").inputs.build.args).toEqual({ BUILD_CA_CERTS: readFileSync(pemFile, "utf8") });
+  });
+
+  test("the simulator and its loader run the built image by its id, never by a tag Docker could try to pull", async () => {
+    const r = await runUnderMocks("dev", stackConfig("dev"));
+    expect(container(r, "simulator").inputs.image).toBe("sha256:mock-local-image-id-of-simulator-image");
+    expect(loader(r, "simulator").inputs.image).toBe("sha256:mock-local-image-id-of-simulator-image");
   });
 
   test("restart policy unless-stopped has no retry count", async () => {

@@ -87,10 +87,41 @@ describe("bad values are rejected with the key and what is allowed", () => {
     ["typo in a key", { grafanaPrt: 3000 }, /secure-iot:grafanaPrt is not a setting of this program/],
     ["bad docker host", { "docker:host": "edge-01:2375" }, /docker:host must be a unix:\/\/, tcp:\/\/, ssh:\/\/ or npipe:\/\/ address/],
     ["missing key", { simSeed: undefined }, /simSeed is missing \(Pulumi.yaml declares its default\)/],
+    // Grafana's Flux macros are replaced by a pattern without a word boundary: "v.windowPeriod" inside a bucket name would be rewritten
+    ["bucket with a dot", { influxBucket: "dev.windowPeriod" }, /influxBucket must be a name of 1-64 characters A-Z a-z 0-9 _ - .*no "\."/],
+    // the Docker provider reads 0.05 cores back as "0.1" and would replace the container at every update
+    ["cpu limit the provider cannot read back", { influxCpuMillis: 1050 + 9000 }, /influxCpuMillis=10050 cannot be set exactly: Docker's provider reads it back as 10\.1 cores/],
+    ["cpu limit below the simulator's minimum", { simCpuMillis: 50 }, /simCpuMillis must be an integer from 100 to 64000/],
+    ["unknown platform", { dockerPlatform: "linux/arm/v7" }, /dockerPlatform must be one of linux\/amd64, linux\/arm64/],
+    ["CA file that does not exist", { buildCaCertsFile: "/nonexistent/proxy-ca.pem" }, /buildCaCertsFile cannot be read \(\/nonexistent\/proxy-ca.pem\): ENOENT/],
   ];
 
   test.each(cases)("%s", (_name, overrides, message) => {
     expect(failure(stackConfig("dev", overrides))).toMatch(message);
+  });
+
+  test("a build CA file must hold certificates only, and not a whole system bundle", () => {
+    const read = (content: string) => () => content;
+    const config = stackConfig("dev", { buildCaCertsFile: "proxy-ca.pem" });
+    const rejected = (content: string) => {
+      try {
+        loadSettings(config, "dev", read(content));
+      } catch (error) {
+        return (error as Error).message;
+      }
+      throw new Error("expected a rejection");
+    };
+    expect(rejected("not a certificate")).toMatch(/buildCaCertsFile must be a PEM file of CA certificates only \(proxy-ca.pem\)/);
+    expect(rejected("-----BEGIN CERTIFICATE-----\n-----BEGIN PRIVATE KEY-----")).toMatch(/CA certificates only/);
+    expect(rejected(`-----BEGIN CERTIFICATE-----\n${"A".repeat(600 * 1024)}`)).toMatch(/buildCaCertsFile must be at most 512 KiB/);
+    const pem = "-----BEGIN CERTIFICATE-----\nPROXY\n-----END CERTIFICATE-----\n";
+    expect(loadSettings(config, "dev", read(pem)).simulator.buildCaCerts).toBe(pem);
+    expect(loadSettings(stackConfig("dev"), "dev").simulator.buildCaCerts).toBeUndefined();
+  });
+
+  test("the platform defaults to linux/amd64 and takes linux/arm64", () => {
+    expect(loadSettings(stackConfig("dev"), "dev").platform).toBe("linux/amd64");
+    expect(loadSettings(stackConfig("prod", { dockerPlatform: "linux/arm64" }), "prod").platform).toBe("linux/arm64");
   });
 
   test("all problems are reported at once", () => {

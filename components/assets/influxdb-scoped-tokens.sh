@@ -5,13 +5,13 @@
 # with the operator's CLI config active and DOCKER_INFLUXDB_INIT_ORG_ID / _BUCKET_ID exported.
 #
 # InfluxDB 2 cannot create a token with a value chosen in advance, so the scoped tokens are made
-# here, inside the network, and handed over through files: one directory per consumer under
-# HANDOFF_DIR (on the InfluxDB config volume). Each consumer mounts only its own directory
-# (a volume subpath, read-only), so the simulator never sees Grafana's token, neither sees the
-# operator token, and no token passes through Pulumi state or logs.
+# here, inside the network, and handed over through files: HANDOFF_DIR/<consumer> is a Docker
+# volume of that consumer's own (components/influxdb.ts), which only that consumer mounts, whole
+# and read-only. So the simulator never sees Grafana's token, neither sees the operator token,
+# and no token passes through Pulumi state or logs.
 set -euo pipefail
 
-HANDOFF_DIR="${HANDOFF_DIR:-/etc/influxdb2/handoff}"
+HANDOFF_DIR="${HANDOFF_DIR:?the directory holding one token volume per consumer}"
 : "${DOCKER_INFLUXDB_INIT_ORG_ID:?set by the image entrypoint after setup}"
 : "${DOCKER_INFLUXDB_INIT_BUCKET_ID:?set by the image entrypoint after setup}"
 : "${DOCKER_INFLUXDB_INIT_BUCKET:?set in the container environment}"

@@ -23,10 +23,11 @@ function build(options: { tls?: boolean; protectData?: boolean } = {}) {
         url: options.tls === false ? "http://influxdb:8086" : "https://influxdb:8086",
         org: "iot",
         bucket: "sensors",
-        readToken: { volumeName: pulumi.output("iot-t-influxdb-config"), subpath: "handoff/grafana" },
+        readToken: { volumeName: pulumi.output("iot-t-influxdb-token-grafana") },
         caCertPem: options.tls === false ? undefined : "CA",
       },
       dashboards: { "fleet.json": '{"title":"x"}' },
+      platform: "linux/arm64",
       startAfter: influxContainer,
       limits: LIMITS,
       policy: POLICY,
@@ -78,19 +79,20 @@ describe("Grafana alone", () => {
     const provider = parse(files["provisioning/dashboards/iot.yaml"].content).providers[0];
     expect(provider).toMatchObject({ type: "file", allowUiUpdates: false, options: { path: "/etc/iot/grafana/dashboards" } });
     expect(files["dashboards/fleet.json"].content).toBe('{"title":"x"}');
-    expect(files["secrets/admin-password"]).toMatchObject({ content: "GRAFANA-PASSWORD", owner: "472", permissions: "0400" });
-    expect(files["tls/server.key"]).toMatchObject({ owner: "472", permissions: "0400" });
+    expect(files["secrets/admin-password"]).toMatchObject({ content: "GRAFANA-PASSWORD", owner: "472", permissions: "0444" });
+    expect(files["tls/server.key"]).toMatchObject({ owner: "472", permissions: "0444" });
+    // every file readable by Grafana's uid whoever owns it; nothing writable
+    for (const file of Object.values(files)) expect(file.permissions).toBe("0444");
   });
 
   test("the read-only token mount, the published port on the bind address, the health check over TLS", async () => {
     const c = one(await build(), CONTAINER, "grafana-container").inputs;
-    expect(c.mounts).toContainEqual({
-      type: "volume",
-      source: "iot-t-influxdb-config",
-      target: "/run/secrets/influxdb-token",
-      readOnly: true,
-      volumeOptions: { subpath: "handoff/grafana", noCopy: true },
-    });
+    expect(c.mounts).toEqual([
+      { type: "volume", source: "iot-t-grafana-data", target: "/var/lib/grafana" },
+      { type: "volume", source: "iot-t-grafana-files", target: "/etc/iot/grafana", readOnly: true },
+      { type: "volume", source: "iot-t-influxdb-token-grafana", target: "/run/secrets/influxdb-token", readOnly: true },
+    ]);
+    expect(JSON.stringify(c.mounts)).not.toMatch(/volumeOptions|subpath/);
     expect(c.ports).toEqual([{ internal: 3000, external: 3000, ip: "127.0.0.1", protocol: "tcp" }]);
     expect(c.healthcheck.tests).toEqual(["CMD", "curl", "-fsS", "-o", "/dev/null", "--cacert", "/etc/iot/grafana/tls/ca.pem", "https://localhost:3000/api/health"]);
     expect(c.labels).toContainEqual({ label: "iot.after", value: "influx-id" });
@@ -104,6 +106,17 @@ describe("Grafana alone", () => {
     const ds = parse(uploads(one(run, CONTAINER, "grafana-files-loader"))["provisioning/datasources/influxdb.yaml"].content).datasources[0];
     expect(ds.jsonData.tlsAuthWithCACert).toBeUndefined();
     expect(ds.secureJsonData.tlsCACert).toBeUndefined();
+  });
+
+  test("provisioning folders Grafana reads at start all exist, so it logs no error for a missing one", async () => {
+    const files = uploads(one(await build(), CONTAINER, "grafana-files-loader"));
+    const folders = new Set(Object.keys(files).filter((f) => f.startsWith("provisioning/")).map((f) => f.split("/")[1]));
+    expect([...folders].sort()).toEqual(["alerting", "dashboards", "datasources", "plugins"]);
+    expect(parse(files["provisioning/plugins/none.yaml"].content)).toEqual({ apiVersion: 1, apps: [] });
+  });
+
+  test("the image is pulled for the Docker host's platform", async () => {
+    expect(one(await build(), "docker:index/remoteImage:RemoteImage", "grafana-image").inputs.platform).toBe("linux/arm64");
   });
 
   test("data volume protected when asked", async () => {

@@ -1,4 +1,4 @@
-import { CONTAINER, env, one, runUnderMocks, uploads } from "../support/harness";
+import { CONTAINER, env, one, resolve, runUnderMocks, uploads } from "../support/harness";
 import { LIMITS, POLICY, TLS } from "./support";
 
 function build(options: { tls?: boolean; publish?: number; protectData?: boolean } = {}) {
@@ -17,15 +17,16 @@ function build(options: { tls?: boolean; publish?: number; protectData?: boolean
       operatorToken: pulumi.secret("OPERATOR-TOKEN"),
       tls: options.tls === false ? undefined : TLS(pulumi),
       publishHostPort: options.publish,
+      platform: "linux/arm64",
       limits: LIMITS,
       policy: POLICY,
       protectData: options.protectData ?? false,
     });
     return {
       url: influx.url,
-      protected: [(influx.dataVolume as any).__protect, (influx.configVolume as any).__protect],
-      simulatorToken: influx.simulatorToken.subpath,
-      grafanaToken: influx.grafanaToken.subpath,
+      protected: (influx.dataVolume as any).__protect,
+      simulatorToken: influx.simulatorToken.volumeName,
+      grafanaToken: influx.grafanaToken.volumeName,
     };
   });
 }
@@ -39,55 +40,75 @@ describe("InfluxDb alone", () => {
     expect(env(c)).toEqual({
       DOCKER_INFLUXDB_INIT_MODE: "setup",
       DOCKER_INFLUXDB_INIT_USERNAME: "admin",
-      DOCKER_INFLUXDB_INIT_PASSWORD_FILE: "/run/secrets/influxdb/admin-password",
-      DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE: "/run/secrets/influxdb/operator-token",
+      DOCKER_INFLUXDB_INIT_PASSWORD_FILE: "/etc/iot/influxdb/secrets/admin-password",
+      DOCKER_INFLUXDB_INIT_ADMIN_TOKEN_FILE: "/etc/iot/influxdb/secrets/operator-token",
       DOCKER_INFLUXDB_INIT_ORG: "iot",
       DOCKER_INFLUXDB_INIT_BUCKET: "sensors",
       DOCKER_INFLUXDB_INIT_RETENTION: "30d",
+      HANDOFF_DIR: "/etc/iot/handoff",
+      INFLUX_CONFIGS_PATH: "/etc/influxdb2/influx-configs",
       INFLUXD_HTTP_BIND_ADDRESS: ":8086",
       INFLUXD_REPORTING_DISABLED: "true",
       INFLUXD_PPROF_DISABLED: "true",
-      INFLUXD_TLS_CERT: "/etc/iot/tls/server.crt",
-      INFLUXD_TLS_KEY: "/etc/iot/tls/server.key",
+      INFLUXD_TLS_CERT: "/etc/iot/influxdb/tls/server.crt",
+      INFLUXD_TLS_KEY: "/etc/iot/influxdb/tls/server.key",
       INFLUXD_TLS_MIN_VERSION: "1.3",
+      INFLUXD_TLS_STRICT_CIPHERS: "true",
     });
     expect(c.inputs.user).toBe("1000:1000");
-    // the entrypoint writes /tmp/config.json during setup
-    expect(Object.keys(c.inputs.tmpfs)).toEqual(["/tmp"]);
+    // the entrypoint writes /tmp/config.json during setup; the CLI config (operator token) goes to a
+    // tmpfs, so it is never persisted and a failed first setup leaves nothing that blocks a retry
+    expect(Object.keys(c.inputs.tmpfs).sort()).toEqual(["/etc/influxdb2", "/tmp"]);
+    expect(env(c).INFLUX_CONFIGS_PATH.startsWith("/etc/influxdb2/")).toBe(true);
     expect(run.exports.url).toBe("https://influxdb:8086");
   });
 
-  test("volumes: data and config on the image's own VOLUME paths; staged files by subpath, read-only", async () => {
+  test("volumes, none with subpaths (Engine 20.10): data; files and init script read-only; one token volume per consumer", async () => {
     const run = await build();
     const mounts = one(run, CONTAINER, "influxdb-container").inputs.mounts;
     expect(mounts).toEqual([
       { type: "volume", source: "iot-t-influxdb-data", target: "/var/lib/influxdb2" },
-      { type: "volume", source: "iot-t-influxdb-config", target: "/etc/influxdb2" },
-      { type: "volume", source: "iot-t-influxdb-files", target: "/run/secrets/influxdb", readOnly: true, volumeOptions: { subpath: "secrets", noCopy: true } },
-      { type: "volume", source: "iot-t-influxdb-files", target: "/docker-entrypoint-initdb.d", readOnly: true, volumeOptions: { subpath: "initdb", noCopy: true } },
-      { type: "volume", source: "iot-t-influxdb-files", target: "/etc/iot/tls", readOnly: true, volumeOptions: { subpath: "tls", noCopy: true } },
+      { type: "volume", source: "iot-t-influxdb-files", target: "/etc/iot/influxdb", readOnly: true },
+      { type: "volume", source: "iot-t-influxdb-initdb", target: "/docker-entrypoint-initdb.d", readOnly: true },
+      { type: "volume", source: "iot-t-influxdb-token-simulator", target: "/etc/iot/handoff/simulator" },
+      { type: "volume", source: "iot-t-influxdb-token-grafana", target: "/etc/iot/handoff/grafana" },
     ]);
+    expect(JSON.stringify(mounts)).not.toMatch(/volumeOptions|subpath/);
     const files = uploads(one(run, CONTAINER, "influxdb-files-loader"));
-    expect(Object.keys(files).sort()).toEqual([
-      "initdb/10-scoped-tokens.sh",
-      "secrets/admin-password",
-      "secrets/operator-token",
-      "tls/ca.pem",
-      "tls/server.crt",
-      "tls/server.key",
-    ]);
-    expect(files["secrets/operator-token"]).toMatchObject({ content: "OPERATOR-TOKEN", owner: "1000", permissions: "0400" });
-    expect(files["tls/server.key"]).toMatchObject({ content: "SERVER-KEY", owner: "1000", permissions: "0400" });
-    expect(files["initdb/10-scoped-tokens.sh"]).toMatchObject({ owner: "0", permissions: "0555" });
-    expect(files["initdb/10-scoped-tokens.sh"].content).toMatch(/--write-bucket/);
-    expect(run.exports.simulatorToken).toBe("handoff/simulator");
-    expect(run.exports.grafanaToken).toBe("handoff/grafana");
+    expect(Object.keys(files).sort()).toEqual(["secrets/admin-password", "secrets/operator-token", "tls/ca.pem", "tls/server.crt", "tls/server.key"]);
+    expect(files["secrets/operator-token"]).toMatchObject({ content: "OPERATOR-TOKEN", owner: "1000", permissions: "0444" });
+    expect(files["tls/server.key"]).toMatchObject({ content: "SERVER-KEY", owner: "1000", permissions: "0444" });
+    const initdb = uploads(one(run, CONTAINER, "influxdb-initdb-loader"));
+    expect(Object.keys(initdb)).toEqual(["10-scoped-tokens.sh"]);
+    expect(initdb["10-scoped-tokens.sh"]).toMatchObject({ owner: "0", permissions: "0555" });
+    expect(initdb["10-scoped-tokens.sh"].content).toMatch(/--write-bucket/);
+    expect(await resolve(run.pulumi, run.exports.simulatorToken)).toBe("iot-t-influxdb-token-simulator");
+    expect(await resolve(run.pulumi, run.exports.grafanaToken)).toBe("iot-t-influxdb-token-grafana");
+  });
+
+  test("token volumes start empty and owned like the image's /etc/influxdb2 (influxdb, 1000), so setup can write them", async () => {
+    const run = await build();
+    for (const consumer of ["simulator", "grafana"]) {
+      const loader = one(run, CONTAINER, `influxdb-token-${consumer}-loader`).inputs;
+      expect(loader.mounts).toEqual([{ type: "volume", source: `iot-t-influxdb-token-${consumer}`, target: "/etc/influxdb2" }]);
+      expect(loader.uploads).toEqual([]);
+      expect(loader.image).toBe("sha256:mock-image-id-of-influxdb-image");
+      expect(loader).toMatchObject({ start: false, mustRun: false, networkMode: "none" });
+    }
+  });
+
+  test("setup-only values are guarded: the container comes after the guard that refuses to change them", async () => {
+    const run = await build();
+    const guard = one(run, "pulumi-nodejs:dynamic:Resource", "influxdb-setup").inputs;
+    expect(guard).toMatchObject({ org: "iot", bucket: "sensors", retention: "30d", adminUser: "admin" });
+    expect(guard.credentialsDigest).toMatch(/^[0-9a-f]{64}$/);
+    expect(JSON.stringify(guard)).not.toContain("ADMIN-PASSWORD");
   });
 
   test("health: /health over TLS verified with the CA, through localhost (in the certificate)", async () => {
     const run = await build();
     expect(one(run, CONTAINER, "influxdb-container").inputs.healthcheck.tests).toEqual([
-      "CMD", "curl", "-fsS", "-o", "/dev/null", "--cacert", "/etc/iot/tls/ca.pem", "https://localhost:8086/health",
+      "CMD", "curl", "-fsS", "-o", "/dev/null", "--cacert", "/etc/iot/influxdb/tls/ca.pem", "https://localhost:8086/health",
     ]);
   });
 
@@ -98,9 +119,13 @@ describe("InfluxDb alone", () => {
     expect(published.networksAdvanced.map((n: { name: string }) => n.name)).toEqual(["iot-t-backend", "iot-t-frontend"]);
   });
 
-  test("data volumes are protected when asked", async () => {
-    expect((await build({ protectData: true })).exports.protected).toEqual([true, true]);
-    expect((await build({ protectData: false })).exports.protected).toEqual([false, false]);
+  test("the data volume is protected when asked", async () => {
+    expect((await build({ protectData: true })).exports.protected).toBe(true);
+    expect((await build({ protectData: false })).exports.protected).toBe(false);
+  });
+
+  test("the image is pulled for the Docker host's platform", async () => {
+    expect(one(await build(), "docker:index/remoteImage:RemoteImage", "influxdb-image").inputs.platform).toBe("linux/arm64");
   });
 
   test("without TLS: no certificate files, plain http health check", async () => {

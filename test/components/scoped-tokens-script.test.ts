@@ -76,7 +76,7 @@ test("fails when the CLI fails", () => {
 test("refuses to run outside the image's setup (ids missing)", () => {
   let failed = false;
   try {
-    execFileSync("bash", [SCRIPT], { env: { PATH: process.env.PATH ?? "" }, stdio: "pipe" });
+    execFileSync("bash", [SCRIPT], { env: { PATH: process.env.PATH ?? "", HANDOFF_DIR: tmpdir() }, stdio: "pipe" });
   } catch (error) {
     failed = true;
     expect(String((error as { stderr: Buffer }).stderr)).toMatch(/DOCKER_INFLUXDB_INIT_ORG_ID: set by the image entrypoint/);

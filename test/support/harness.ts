@@ -41,7 +41,9 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, a
     case "docker:index/remoteImage:RemoteImage":
       return { imageId: `sha256:mock-image-id-of-${name}`, repoDigest: `${inputs.name}` };
     case "docker:index/image:Image":
-      return { imageName: inputs.imageName, repoDigest: "" };
+      // For a local build (skipPush) the provider's repoDigest is the local image id
+      // (@pulumi/docker image.d.ts: "the local image ID, please use `repoDigest`").
+      return { imageName: inputs.imageName, repoDigest: `sha256:mock-local-image-id-of-${name}` };
     default:
       return {};
   }
