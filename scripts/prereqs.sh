@@ -35,7 +35,10 @@ elif [ -n "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ] && [ ! -r "$PULUMI_CONFIG_PASSP
   need "error: PULUMI_CONFIG_PASSPHRASE_FILE=$PULUMI_CONFIG_PASSPHRASE_FILE is not a readable file"
 fi
 
-# 4. A Docker engine that answers, on the host the stack targets (docker:host, if set, else DOCKER_HOST or the local socket).
+# 4. A Docker engine that answers, and is new enough, at the endpoint the Docker provider will
+#    use: docker:host if the stack sets it, else DOCKER_HOST, else the local socket. Not the docker
+#    CLI's current context, which the provider does not read.
+MIN_DOCKER_API="1.41"  # Docker Engine 20.10 (Debian 12 and Raspberry Pi OS ship it)
 if ! command -v docker >/dev/null 2>&1; then
   need "error: the docker CLI is not installed or not on PATH (it is used to check that the Docker engine answers)"
 else
@@ -43,8 +46,11 @@ else
   if command -v pulumi >/dev/null 2>&1 && [ ${#fail_lines[@]} -eq 0 ]; then
     docker_host=$(cd "$ROOT" && pulumi config get docker:host --stack "$STACK" 2>/dev/null || true)
   fi
-  if ! DOCKER_HOST="${docker_host:-${DOCKER_HOST:-}}" docker info >/dev/null 2>&1; then
-    need "error: the Docker engine at ${docker_host:-${DOCKER_HOST:-the local socket}} does not answer ('docker info' failed): start Docker or fix docker:host"
+  endpoint="${docker_host:-${DOCKER_HOST:-unix:///var/run/docker.sock}}"
+  if ! api_version=$(docker -H "$endpoint" version --format '{{.Server.APIVersion}}' 2>/dev/null) || [ -z "$api_version" ]; then
+    need "error: the Docker engine at $endpoint does not answer ('docker version' failed): start Docker or fix docker:host / DOCKER_HOST"
+  elif ! printf '%s\n%s\n' "$MIN_DOCKER_API" "$api_version" | sort -C -t. -k1,1n -k2,2n; then
+    need "error: the Docker engine at $endpoint speaks API $api_version; this stack needs API $MIN_DOCKER_API or newer (Docker Engine 20.10 or newer): upgrade Docker on that host"
   fi
 fi
 

@@ -15,7 +15,16 @@ done
 source "$ROOT/scripts/prereqs.sh"
 
 cd "$ROOT"
+# Creating a stack with the passphrase provider writes its encryptionsalt into Pulumi.<stack>.yaml.
+# It is not a secret, but it belongs to this passphrase: say so once, when it appears.
+stack_file="Pulumi.$STACK.yaml"
+had_salt=false
+grep -q '^encryptionsalt:' "$stack_file" 2>/dev/null && had_salt=true
 pulumi stack select --create "$STACK" --non-interactive
+if [ "$had_salt" = false ] && grep -q '^encryptionsalt:' "$stack_file" 2>/dev/null; then
+  echo "note: Pulumi added 'encryptionsalt:' to $stack_file. It is not a secret, but it only works with this stack's passphrase:"
+  echo "      keep it with your deployment's copy of the stack file (commit it there), and do not send it upstream."
+fi
 pulumi up --yes --stack "$STACK" --non-interactive
 echo
 echo "Grafana:  $(pulumi stack output grafanaUrl --stack "$STACK")   (user: $(pulumi stack output grafanaAdminUser --stack "$STACK"))"
