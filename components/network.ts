@@ -7,9 +7,14 @@ export interface NetworkArgs {
 }
 
 /**
- * Two bridge networks. "backend" is internal: Docker gives it no route out, so InfluxDB and the
- * simulator cannot reach or be reached from outside the host. "frontend" exists only so that
- * Grafana's published port has a network to be published from.
+ * Two bridge networks. "backend" is internal: nothing on it is published, and Docker drops
+ * traffic between it and any other network, including the way out to the internet. That
+ * isolation is enforced by dockerd's iptables rules (dockerd's default "iptables": true, which the
+ * host must keep): on engines up to 24 an internal network still has a gateway and a default
+ * route inside the containers, and the Docker host itself stays reachable through that gateway
+ * address. So InfluxDB and the simulator can reach the host's own services, not the outside
+ * world; keep nothing on the host listening on all addresses that should not see them.
+ * "frontend" exists only so that Grafana's published port has a network to be published from.
  */
 export class Network extends pulumi.ComponentResource {
   readonly backend: docker.Network;

@@ -128,7 +128,7 @@ suite("a real deployment", () => {
   test("the scoped tokens: the simulator's token cannot read, Grafana's cannot write", async () => {
     const container = `iot-${stackName}-influxdb`;
     const readToken = (who: string) =>
-      execFileSync("docker", ["exec", container, "cat", `/etc/influxdb2/handoff/${who}/token`], { encoding: "utf8" });
+      execFileSync("docker", ["exec", container, "cat", `/etc/iot/handoff/${who}/token`], { encoding: "utf8" });
     const ca = outputs.caCertificatePem.value as string;
     const { InfluxDB } = require(join(ROOT, "simulator", "node_modules", "@influxdata/influxdb-client"));
     const asSimulator = new InfluxDB({ url: `https://localhost:${influxPort}`, token: readToken("simulator"), transportOptions: { ca } });
@@ -137,5 +137,23 @@ suite("a real deployment", () => {
     const writer = asGrafana.getWriteApi("iot", "sensors", "ms", { maxRetries: 0 });
     writer.writeRecord("environment,device=intruder,site=x temperature_c=1");
     await expect(writer.close()).rejects.toThrow();
+  });
+
+  test("a second `up` with no change in config or source changes nothing", async () => {
+    const again = await stack.up({ onOutput: (line) => process.stdout.write(line) });
+    const changes = Object.entries(again.summary.resourceChanges ?? {}).filter(([kind, count]) => kind !== "same" && (count ?? 0) > 0);
+    expect(changes).toEqual([]);
+  });
+
+  test("destroy leaves no container, volume or network with the stack's prefix", async () => {
+    await stack.destroy({ onOutput: (line) => process.stdout.write(line) });
+    const prefix = `iot-${stackName}-`;
+    const left = (args: string[]) =>
+      execFileSync("docker", args, { encoding: "utf8" })
+        .split("\n")
+        .filter((name) => name.startsWith(prefix));
+    expect(left(["ps", "-a", "--format", "{{.Names}}"])).toEqual([]);
+    expect(left(["volume", "ls", "--format", "{{.Name}}"])).toEqual([]);
+    expect(left(["network", "ls", "--format", "{{.Name}}"])).toEqual([]);
   });
 });
