@@ -188,11 +188,12 @@ export class InfluxDb extends pulumi.ComponentResource {
         `INFLUXD_TLS_CERT=${FILES_DIR}/tls/server.crt`,
         `INFLUXD_TLS_KEY=${FILES_DIR}/tls/server.key`,
         `INFLUXD_TLS_MIN_VERSION=${args.tls.minVersion}`,
-        // Under TLS 1.2 only the AEAD suites with forward secrecy of influxd's strict list, which has
-        // ECDHE-ECDSA suites for the stack's ECDSA certificates (influxdb cmd/influxd/launcher,
-        // since influxdb#20921). Go ignores cipher lists under TLS 1.3, whose suites are all AEAD.
-        "INFLUXD_TLS_STRICT_CIPHERS=true",
       );
+      // Under TLS 1.2, only the ECDHE AEAD suites of influxd's strict list, which has ECDHE-ECDSA
+      // suites for the stack's ECDSA certificates (influxdb v2.9.1 cmd/influxd/launcher/launcher.go,
+      // the list after "if useStrictCiphers"). With a TLS 1.3 minimum, influxd drops the setting and
+      // logs a warning at every start (same function): TLS 1.3 suites are all AEAD with forward secrecy.
+      if (args.tls.minVersion === "1.2") envs.push("INFLUXD_TLS_STRICT_CIPHERS=true");
     }
 
     const networks: pulumi.Input<docker.types.input.ContainerNetworksAdvanced>[] = [

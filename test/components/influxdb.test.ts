@@ -53,7 +53,6 @@ describe("InfluxDb alone", () => {
       INFLUXD_TLS_CERT: "/etc/iot/influxdb/tls/server.crt",
       INFLUXD_TLS_KEY: "/etc/iot/influxdb/tls/server.key",
       INFLUXD_TLS_MIN_VERSION: "1.3",
-      INFLUXD_TLS_STRICT_CIPHERS: "true",
     });
     expect(c.inputs.user).toBe("1000:1000");
     // the entrypoint writes /tmp/config.json during setup; the CLI config (operator token) goes to a
@@ -126,6 +125,19 @@ describe("InfluxDb alone", () => {
 
   test("the image is pulled for the Docker host's platform", async () => {
     expect(one(await build(), "docker:index/remoteImage:RemoteImage", "influxdb-image").inputs.platform).toBe("linux/arm64");
+  });
+
+  test("TLS 1.2 allowed: only influxd's strict ECDHE AEAD suites (its list has ECDHE-ECDSA ones for our keys)", async () => {
+    const run = await runUnderMocks("dev", {}, (pulumi) => {
+      const { InfluxDb } = require("../../components/influxdb");
+      new InfluxDb("influxdb", {
+        namePrefix: "iot-t", backendNetworkName: "b", frontendNetworkName: "f", alias: "influxdb", org: "iot", bucket: "sensors",
+        retention: "30d", adminUser: "admin", adminPassword: pulumi.secret("P"), operatorToken: pulumi.secret("T"),
+        tls: { ...TLS(pulumi), minVersion: "1.2" }, platform: "linux/amd64", limits: LIMITS, policy: POLICY, protectData: false,
+      });
+      return {};
+    });
+    expect(env(one(run, CONTAINER, "influxdb-container"))).toMatchObject({ INFLUXD_TLS_MIN_VERSION: "1.2", INFLUXD_TLS_STRICT_CIPHERS: "true" });
   });
 
   test("without TLS: no certificate files, plain http health check", async () => {
