@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# npm run test:engine: the engine tier alone. Finds or starts an engine (engine.sh), builds the
+# cached local base image (base-image.sh), runs jest with jest.engine.config.js, and stops the
+# private dockerd again if this run started it. Without an engine the suites are skipped, with the
+# reason printed (exit status 0, reported as skipped, never as passed). Extra arguments go to jest.
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+cd "$ROOT"
+STATE_DIR=${ENGINE_STATE_DIR:-$ROOT/.cache/engine}
+started=$SECONDS
+
+rc=0
+bash test/engine/engine.sh start >/dev/null || rc=$?
+if ((rc == 3)); then
+  ENGINE_SKIP_REASON=$(cat "$STATE_DIR/skip-reason")
+  export ENGINE_SKIP_REASON
+elif ((rc != 0)); then
+  exit "$rc"
+else
+  set -a
+  # shellcheck disable=SC1091
+  source "$STATE_DIR/engine.env"
+  set +a
+  if [[ ${ENGINE_STARTED_NOW:-0} == 1 ]]; then
+    trap 'bash test/engine/engine.sh stop' EXIT
+  fi
+  ENGINE_BASE_IMAGE=$(bash test/engine/base-image.sh)
+  export ENGINE_BASE_IMAGE
+fi
+
+status=0
+node_modules/.bin/jest --config jest.engine.config.js "$@" || status=$?
+echo "engine tier: $((SECONDS - started)) s in all" >&2
+exit "$status"
