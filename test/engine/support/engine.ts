@@ -137,7 +137,7 @@ export class Scope {
     };
     await withDeadline("cleanup", deadlineMs, async () => {
       for (const c of await this.docker.listContainers({ all: true, filters })) {
-        await attempt(`container ${c.Names[0]}`, () => this.docker.getContainer(c.Id).remove({ force: true }));
+        await attempt(`container ${c.Names[0]}`, () => this.docker.getContainer(c.Id).remove({ force: true, v: true }));
       }
       for (const n of await this.docker.listNetworks({ filters })) {
         await attempt(`network ${n.Name}`, () => this.docker.getNetwork(n.Id).remove());
@@ -253,7 +253,7 @@ export async function runOnce(
     const output = await logs(container);
     return { exitCode: result.StatusCode, ...output };
   } finally {
-    await container.remove({ force: true });
+    await container.remove({ force: true, v: true });
   }
 }
 
@@ -348,6 +348,6 @@ export async function readImageFile(scope: Scope, image: string, path: string): 
     if (!file) throw new Error(`${path} is not a regular file in ${image}`);
     return file.content;
   } finally {
-    await container.remove({ force: true });
+    await container.remove({ force: true, v: true });
   }
 }
