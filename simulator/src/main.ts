@@ -52,24 +52,29 @@ async function main(): Promise<number> {
   const simulator = new Simulator(config, fleet, writer, log);
   const health = new HealthFile(config.healthFile, () => writer.lastSuccessAt);
 
-  let signalled = false;
+  // SIGTERM/SIGINT: stop generating, abort the startup probe if it is still running, and finish
+  // within the shutdown timeout counted from the signal, whatever the server does.
+  const stopping = new AbortController();
+  let stopRequestedAt: number | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
-    if (signalled) return;
-    signalled = true;
-    log.info({ signal }, "stopping");
+    if (stopping.signal.aborted) return;
+    stopRequestedAt = Date.now();
+    log.info({ signal, shutdown_timeout_ms: config.shutdownTimeoutMs }, "stopping");
+    stopping.abort();
     simulator.stop();
   };
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
 
   try {
-    await checkServer(config, log);
+    await checkServer(config, log, stopping.signal);
   } catch (error) {
     log.fatal({ err: { type: (error as Error).name, message: (error as Error).message } }, (error as Error).message);
     return EXIT_FATAL;
   }
-  if (signalled) {
-    log.info({ ...writer.counters }, "simulator stopped");
+  if (stopRequestedAt !== undefined) {
+    // nothing was generated yet; the writer has nothing in flight
+    log.info({ ...writer.counters, shutdown_ms: Date.now() - stopRequestedAt }, "simulator stopped");
     return 0;
   }
 
@@ -77,7 +82,8 @@ async function main(): Promise<number> {
   eventLoopDelay.enable();
   health.start();
   await simulator.run();
-  const shutdownStarted = Date.now();
+  // from the signal, or from the end of the backfill when SIM_EXIT_AFTER_BACKFILL ends the run
+  const shutdownStarted = stopRequestedAt ?? Date.now();
   await writer.drain(shutdownStarted + config.shutdownTimeoutMs);
   health.stop();
   eventLoopDelay.disable();

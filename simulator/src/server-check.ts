@@ -17,13 +17,14 @@ export class TlsTrustError extends Error {
   }
 }
 
-function probe(config: SimulatorConfig): Promise<number> {
+function probe(config: SimulatorConfig, signal?: AbortSignal): Promise<number> {
   const url = new URL("/health", config.influxUrl);
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method: "GET", timeout: config.requestTimeoutMs, ca: config.caPem, rejectUnauthorized: true },
+      // `signal` aborts the request at once, in the handshake or while waiting for the answer
+      { method: "GET", timeout: config.requestTimeoutMs, ca: config.caPem, rejectUnauthorized: true, signal },
       (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);
@@ -38,20 +39,22 @@ function probe(config: SimulatorConfig): Promise<number> {
 /**
  * Waits until the server answers GET /health, for at most the startup timeout. A certificate the
  * configured CA does not vouch for fails at once (nothing else is sent); an unreachable server
- * only delays the start, because the write path buffers and retries anyway.
+ * only delays the start, because the write path buffers and retries anyway. When `signal` aborts
+ * (SIGTERM), the request under way is aborted and the wait ends at once.
  */
-export async function checkServer(config: SimulatorConfig, log: Logger): Promise<void> {
+export async function checkServer(config: SimulatorConfig, log: Logger, signal?: AbortSignal): Promise<void> {
   const deadline = Date.now() + config.startupTimeoutMs;
   let delay = 250;
-  for (;;) {
+  while (!signal?.aborted) {
     try {
-      const status = await probe(config);
+      const status = await probe(config, signal);
       if (status >= 200 && status < 300) {
         log.info({ url: config.influxUrl.origin }, "server reachable");
         return;
       }
       log.warn({ status }, "server not ready yet");
     } catch (error) {
+      if (signal?.aborted) break;
       if (isTlsTrustError(error)) throw new TlsTrustError(config.influxUrl, error as Error & { code?: string }, !!config.caPem);
       log.warn({ err: { message: (error as Error).message, code: (error as NodeJS.ErrnoException).code } }, "server not reachable yet");
     }
@@ -59,7 +62,22 @@ export async function checkServer(config: SimulatorConfig, log: Logger): Promise
       log.warn({ url: config.influxUrl.origin }, "server still not ready; starting anyway, writes will be retried");
       return;
     }
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    await sleep(delay, signal);
     delay = Math.min(delay * 2, 5000);
   }
+  log.info({ url: config.influxUrl.origin }, "startup check abandoned: stopping");
+}
+
+/** Waits `ms`, or less if `signal` aborts meanwhile. */
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener("abort", done, { once: true });
+  });
 }

@@ -15,6 +15,9 @@ export class Simulator {
   private lastPendingFlush = 0;
   private finished!: () => void;
   readonly done: Promise<void> = new Promise((resolve) => (this.finished = resolve));
+  private stopRequested!: () => void;
+  /** resolves at stop(): ends a wait for capacity that the server may never grant */
+  private readonly stopping: Promise<void> = new Promise((resolve) => (this.stopRequested = resolve));
 
   constructor(
     private readonly config: SimulatorConfig,
@@ -48,6 +51,7 @@ export class Simulator {
   stop(): void {
     if (this.stopped) return;
     this.stopped = true;
+    this.stopRequested();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (!this.sweeping) this.finishWithPending();
   }
@@ -96,8 +100,12 @@ export class Simulator {
   private async produceUntil(until: number, live: boolean): Promise<void> {
     let sinceYield = 0;
     while (!this.stopped && this.fleet.cursorTime < until) {
-      await this.writer.waitForCapacity(this.config.maxInflightLines);
-      if (this.stopped) return;
+      if (this.writer.inflight >= this.config.maxInflightLines) {
+        // Too much in flight: wait until writes complete, or until stop(), so that a server that
+        // stopped answering cannot hold the shutdown.
+        await Promise.race([this.writer.waitForCapacity(this.config.maxInflightLines), this.stopping]);
+        if (this.stopped) return;
+      }
       const chunk = this.fleet.take(until, this.writer.recordLines);
       if (chunk) {
         this.writer.write(chunk);

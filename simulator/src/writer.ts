@@ -1,5 +1,6 @@
 import { HttpError, InfluxDB, setLogger, type WriteApi } from "@influxdata/influxdb-client";
 import type { Logger } from "pino";
+import { AbortableTransport } from "./abortable-transport";
 import type { SimulatorConfig } from "./config";
 import { describeError } from "./errors";
 import type { Chunk } from "./fleet";
@@ -27,13 +28,23 @@ export interface WriteCounters {
 const WARN_EVERY_MS = 5000;
 
 /**
+ * The part of the shutdown timeout kept for aborting what is still in flight and counting it:
+ * a tenth, at most 500 ms. Aborted requests report within milliseconds; this is the upper bound.
+ */
+export function abortReserveMs(shutdownTimeoutMs: number): number {
+  return Math.min(500, Math.floor(shutdownTimeoutMs / 10));
+}
+
+/**
  * The write path: @influxdata/influxdb-client's WriteApi does the batching, gzip, retries with
  * exponential backoff and jitter, and the bounded retry buffer. This class adds what it lacks:
- * exact counters, a cap on what is in flight (it has no backpressure of its own), and a log
- * line for every point it gives up on (4xx other than 429, retries exhausted, retry buffer full).
+ * exact counters, a cap on what is in flight (it has no backpressure of its own), a log line for
+ * every point it gives up on (4xx other than 429, retries exhausted, retry buffer full), and a
+ * shutdown that ends by its deadline, aborting requests the server does not answer in time.
  */
 export class InfluxWriter {
   private readonly api: WriteApi;
+  private readonly transport: AbortableTransport;
   private generated = 0;
   private written = 0;
   private dropped = 0;
@@ -41,6 +52,8 @@ export class InfluxWriter {
   private suppressedWarnings = 0;
   private waiters: Array<() => void> = [];
   private closed = false;
+  /** set once the final counts are taken: later reports from the client change nothing */
+  private settled = false;
   lastSuccessAt = 0;
   /** lines per record (see recordLinesFor): the chunk size the simulator hands over */
   readonly recordLines: number;
@@ -55,13 +68,17 @@ export class InfluxWriter {
       error: (message: string, error?: unknown) => log.debug({ err: describeError(error) }, message),
       warn: (message: string, error?: unknown) => log.debug({ err: describeError(error) }, message),
     });
-    const influx = new InfluxDB({
-      url: config.influxUrl.toString().replace(/\/$/, ""),
+    const url = config.influxUrl.toString().replace(/\/$/, "");
+    const clientTransport = new InfluxDB({
+      url,
       token: config.token,
       timeout: config.requestTimeoutMs,
       // Trust exactly the configured CA when one is given; verification itself is never turned off.
       transportOptions: config.caPem ? { ca: config.caPem, rejectUnauthorized: true } : { rejectUnauthorized: true },
-    });
+    }).transport;
+    // The same transport, with requests that the shutdown can abort (see AbortableTransport).
+    this.transport = new AbortableTransport(clientTransport);
+    const influx = new InfluxDB({ url, transport: this.transport });
     const maxRetries = 1000; // bounded in practice by maxRetryTime; retries are idempotent (same series + timestamp).
     const recordLines = (this.recordLines = recordLinesFor(config));
     this.api = influx.getWriteApi(config.org, config.bucket, "ms", {
@@ -118,18 +135,28 @@ export class InfluxWriter {
 
   /**
    * Sends everything buffered, including the retry buffer, until nothing is in flight or the
-   * deadline passes; whatever is still in flight then is counted as dropped and logged.
+   * deadline (epoch ms) draws near; then aborts the requests still under way and counts their points
+   * as dropped, and whatever was never sent too, each logged with its reason. Returns by the
+   * deadline whatever the server does, with generated = written + dropped.
    */
   async drain(deadline: number): Promise<void> {
-    while (this.inflight > 0 && Date.now() < deadline) {
-      await this.api.flush(true).catch(() => undefined);
+    const flushUntil = deadline - abortReserveMs(this.config.shutdownTimeoutMs);
+    while (this.inflight > 0 && Date.now() < flushUntil) {
+      // Waited on until flushUntil at most: a request the server never answers must not hold the
+      // shutdown (the client itself would wait for the request timeout).
+      await settledOrAt(this.api.flush(true), flushUntil);
       if (this.inflight === 0) break;
-      await this.waitForProgress(Math.min(250, Math.max(0, deadline - Date.now())));
+      await this.waitForProgress(Math.min(250, Math.max(0, flushUntil - Date.now())));
     }
     this.closed = true;
+    // Stops the client's flush timer and retry buffer: nothing new is sent.
     this.api.dispose();
+    // Each aborted request reports through writeFailed, which counts its points as dropped.
+    this.transport.abort();
+    await this.transport.whenIdle(deadline);
     const remaining = this.inflight;
     if (remaining > 0) this.onDropped(remaining, "shutdown timeout: still unsent");
+    this.settled = true;
     this.wake();
   }
 
@@ -144,18 +171,25 @@ export class InfluxWriter {
   }
 
   private onWritten(count: number): void {
+    if (this.settled) return;
     this.written += count;
     this.lastSuccessAt = Date.now();
     this.wake();
   }
 
   private onDropped(count: number, reason: string): void {
+    if (this.settled) return; // counted already, in the final "still unsent"
     this.dropped += count;
     this.log.error({ points: count, reason, points_dropped: this.dropped }, "points dropped");
     this.wake();
   }
 
   private onFailed(error: Error, count: number, attempt: number, maxRetries: number): void {
+    if (this.settled) return;
+    if (this.transport.aborted) {
+      this.onDropped(count, "shutdown timeout: request in flight aborted");
+      return;
+    }
     // Mirrors the client's own decision, which it takes right after this hook returns:
     // it retries unless the writer is closed, the attempts or the retry time are used up,
     // or the server answered with a 4xx other than 429.
@@ -189,6 +223,18 @@ export class InfluxWriter {
     this.waiters = [];
     for (const waiter of waiters) waiter();
   }
+}
+
+/** Resolves when `promise` settles (either way) or at `deadline` (epoch ms), whichever comes first. */
+function settledOrAt(promise: Promise<unknown>, deadline: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+    const done = () => {
+      clearTimeout(timer);
+      resolve();
+    };
+    promise.then(done, done);
+  });
 }
 
 function pointsIn(records: string[]): number {

@@ -1,9 +1,10 @@
 // A test double of InfluxDB 2's write endpoint on a real HTTP(S) socket: POST /api/v2/write with
 // token check, org/bucket/precision check, gzip and strict line-protocol parsing, plus GET /health.
-// Its behaviour can be switched mid-run (status codes, Retry-After, refusing connections).
+// Its behaviour can be switched mid-run (status codes, Retry-After, refusing connections, accepting
+// requests and never answering them).
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo, Socket } from "node:net";
+import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 import { gunzipSync } from "node:zlib";
 import { parseLine, pointKey, type ParsedPoint } from "./line-protocol";
 
@@ -18,6 +19,9 @@ export interface FakeInfluxOptions {
 
 export type Failure = { status: number; retryAfterSeconds?: number };
 
+/** Requests read in full and then held open without an answer: writes only, or /health too. */
+export type Hang = "writes" | "everything";
+
 export class FakeInflux {
   readonly points = new Map<string, ParsedPoint>();
   /** every accepted point including duplicates (retries that had in fact landed) */
@@ -30,6 +34,10 @@ export class FakeInflux {
   httpRequests = 0;
   precisions = new Set<string>();
   failure?: Failure;
+  hang?: Hang;
+  /** requests held without an answer, and the line-protocol lines their bodies carried */
+  heldRequests = 0;
+  heldLines = 0;
   private server!: Server;
   private sockets = new Set<Socket>();
   private port = 0;
@@ -100,6 +108,12 @@ export class FakeInflux {
     const url = new URL(req.url ?? "/", "http://fake");
     const body = await readBody(req);
     try {
+      const isWrite = req.method === "POST" && url.pathname === "/api/v2/write";
+      if (this.hang === "everything" || (this.hang === "writes" && isWrite)) {
+        this.heldRequests++;
+        if (isWrite) this.heldLines += countLines(req.headers["content-encoding"] === "gzip" ? gunzipSync(body) : body);
+        return; // never answered: the socket stays open until the client gives up or the server stops
+      }
       if (req.method === "GET" && url.pathname === "/health") {
         respond(res, 200, { name: "influxdb", status: "pass" });
         return;
@@ -151,6 +165,49 @@ export class FakeInflux {
     } finally {
       this.notify();
     }
+  }
+}
+
+function countLines(body: Buffer): number {
+  return body
+    .toString("utf8")
+    .split("\n")
+    .filter((line) => line !== "").length;
+}
+
+/**
+ * A TCP server that accepts connections and never sends a byte: a TLS client waits for the
+ * handshake, a plain HTTP client for the response, until it gives up.
+ */
+export class SilentServer {
+  connections = 0;
+  private readonly server: TcpServer;
+  private readonly sockets = new Set<Socket>();
+  private onConnection?: () => void;
+  /** resolves at the first connection */
+  readonly connected: Promise<void> = new Promise((resolve) => (this.onConnection = resolve));
+
+  constructor() {
+    this.server = createTcpServer((socket) => {
+      this.connections++;
+      this.sockets.add(socket);
+      socket.on("error", () => undefined);
+      socket.on("close", () => this.sockets.delete(socket));
+      this.onConnection?.();
+    });
+  }
+
+  get url(): string {
+    return `https://localhost:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+  }
+
+  async stop(): Promise<void> {
+    for (const socket of this.sockets) socket.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
 

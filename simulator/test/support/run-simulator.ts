@@ -1,6 +1,7 @@
 // Runs the compiled simulator (simulator/dist, built by `npm test` before jest starts) as a real
 // child process, collects its JSON log lines and lets tests wait on them with a deadline.
 import { spawn, type ChildProcess } from "node:child_process";
+import { performance } from "node:perf_hooks";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -108,3 +109,31 @@ export function startSimulator(env: Record<string, string>): RunningSimulator {
 }
 
 export const isSummary = (line: LogLine) => line.msg === "simulator stopped";
+
+export interface Exit {
+  code: number;
+  /** from the signal to the process's exit */
+  elapsedMs: number;
+}
+
+/**
+ * Sends `signal` and waits for the process to exit, for at most `deadlineMs` from the signal;
+ * past the deadline the process is killed and the promise rejects with its last output.
+ */
+export async function signalAndWaitForExit(sim: RunningSimulator, deadlineMs: number, signal: NodeJS.Signals = "SIGTERM"): Promise<Exit> {
+  const signalledAt = performance.now();
+  sim.process.kill(signal);
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      sim.process.kill("SIGKILL");
+      reject(new Error(`still running ${deadlineMs} ms after ${signal}; output:\n${sim.output().slice(-4000)}`));
+    }, deadlineMs);
+  });
+  try {
+    const code = await Promise.race([sim.exited, deadline]);
+    return { code, elapsedMs: Math.round(performance.now() - signalledAt) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
