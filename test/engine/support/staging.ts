@@ -9,12 +9,21 @@ import type { Deployment } from "./deploy";
 import { baseImageTag, type Service } from "./stack";
 import type { Translation } from "./translate";
 
-/** Creates every loader the program declares (never started), with its uploads. */
-export async function createLoaders(deployment: Deployment): Promise<Map<string, { container?: Docker.Container; error?: Error }>> {
+/**
+ * Creates every loader the program declares (never started), with its uploads; `substitute` may
+ * replace an upload's content (a real certificate for the mocked one).
+ */
+export async function createLoaders(
+  deployment: Deployment,
+  substitute: (content: string) => string = (c) => c,
+): Promise<Map<string, { container?: Docker.Container; error?: Error }>> {
   const out = new Map<string, { container?: Docker.Container; error?: Error }>();
   for (const loader of deployment.stack.loaders) {
     try {
-      out.set(loader.inputs.name, { container: await deployment.create(loader) });
+      const container = await deployment.create(loader, (t) => {
+        t.uploads = t.uploads.map((u) => (u.content === undefined ? u : { ...u, content: substitute(u.content) }));
+      });
+      out.set(loader.inputs.name, { container });
     } catch (error) {
       out.set(loader.inputs.name, { error: error as Error });
     }
