@@ -13,8 +13,13 @@ const EXIT_CONFIG = 2;
 // Belt and braces: the token is never put into a log object, and if it ever were, it is masked.
 const REDACT = ["token", "*.token", "headers.authorization", "*.headers.authorization", "config.token"];
 
+// Log lines are written to stdout synchronously: pino's default asynchronous stream can still be
+// writing when process.exit() runs, and the last lines (the summary, a fatal error) would be lost
+// or reordered. The simulator logs little, so nothing on the hot path waits for it.
+const stdout = pino.destination({ dest: 1, sync: true });
+
 async function main(): Promise<number> {
-  const bootLog = pino({ base: undefined, redact: REDACT });
+  const bootLog = pino({ base: undefined, redact: REDACT }, stdout);
   let config;
   try {
     config = loadConfig(process.env);
@@ -26,7 +31,7 @@ async function main(): Promise<number> {
     throw error;
   }
 
-  const log = pino({ level: config.logLevel, base: { service: "simulator" }, redact: REDACT });
+  const log = pino({ level: config.logLevel, base: { service: "simulator" }, redact: REDACT }, stdout);
   if (config.influxUrl.protocol === "http:") {
     log.warn({ url: config.influxUrl.origin }, "INFLUX_URL is plain http: readings and the token travel unencrypted");
   }
@@ -116,7 +121,7 @@ function resourceUsage(eventLoopDelayP99Ns: number): Record<string, number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    pino({ base: undefined }).fatal({ err: { message: (error as Error)?.message, stack: (error as Error)?.stack } }, "simulator crashed");
+    pino({ base: undefined }, stdout).fatal({ err: { message: (error as Error)?.message, stack: (error as Error)?.stack } }, "simulator crashed");
     process.exit(EXIT_FATAL);
   },
 );

@@ -21,6 +21,7 @@ async function expectCleanStop(sim: RunningSimulator): Promise<LogLine> {
   const { code, elapsedMs } = await signalAndWaitForExit(sim, SHUTDOWN_TIMEOUT_MS + MARGIN_MS);
   expect({ code, withinDeadline: elapsedMs < SHUTDOWN_TIMEOUT_MS + MARGIN_MS }).toEqual({ code: 0, withinDeadline: true });
   const summary = await sim.waitForLog(isSummary, 1000, "summary");
+  expect(sim.logs[sim.logs.length - 1]).toBe(summary); // the last line, nothing after it or lost before it
   const generated = summary.points_generated as number;
   expect((summary.points_written as number) + (summary.points_dropped as number)).toBe(generated);
   const logged = sim.logs.filter((l) => l.msg === "points dropped").reduce((sum, l) => sum + (l.points as number), 0);
