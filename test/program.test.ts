@@ -99,6 +99,32 @@ describe.each(STACKS)("%s stack", (stack) => {
     }
   });
 
+  test("no mount uses volume options: the provider refuses them below API 1.45 and older engines ignore subpaths", () => {
+    for (const c of ofType(run(), CONTAINER)) {
+      for (const mount of c.inputs.mounts ?? []) expect({ container: c.name, volumeOptions: mount.volumeOptions }).toEqual({ container: c.name, volumeOptions: undefined });
+    }
+  });
+
+  test("each files volume is mounted by one service only, read-only; each token volume by its consumer and InfluxDB", () => {
+    const r = run();
+    const mountersOf = (volume: string) =>
+      serviceContainers(r)
+        .filter((c) => (c.inputs.mounts ?? []).some((m: { source: string }) => m.source === volume))
+        .map((c) => c.name);
+    for (const service of ["influxdb", "grafana", "simulator"]) {
+      expect(mountersOf(`iot-${stack}-${service}-files`)).toEqual([`${service}-container`]);
+      const mount = container(r, service).inputs.mounts.find((m: { source: string }) => m.source === `iot-${stack}-${service}-files`);
+      expect(mount.readOnly).toBe(true);
+    }
+    for (const consumer of ["simulator", "grafana"]) {
+      expect(mountersOf(`iot-${stack}-influxdb-token-${consumer}`).sort()).toEqual([`${consumer}-container`, "influxdb-container"].sort());
+    }
+    // so a mode every uid can read exposes nothing: files are never writable, secrets included
+    for (const l of ofType(r, CONTAINER).filter((c) => c.inputs.start === false)) {
+      for (const upload of l.inputs.uploads ?? []) expect(["0444", "0555"]).toContain(upload.permissions);
+    }
+  });
+
   test("Node runs under an init process; the images with their own entrypoint do not need one", () => {
     expect(container(run(), "simulator").inputs.init).toBe(true);
   });
