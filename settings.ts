@@ -71,9 +71,26 @@ export interface Settings {
   platform: Platform;
   containers: ContainerPolicy;
   protectData: boolean;
+  /** Grafana's provisioned alert rules and their optional contact point */
+  alerts: AlertSettings;
   dockerHost?: string;
   /** notes for the operator, printed as Pulumi warnings */
   warnings: string[];
+}
+
+export interface AlertSettings {
+  /** a device is silent after this many reporting intervals without a point */
+  silentIntervals: number;
+  /** a reading outside its range for this long fires */
+  outOfRangeMinutes: number;
+  temperatureC: { min: number; max: number };
+  humidityPct: { min: number; max: number };
+  /** battery below this fires */
+  batteryMinPct: number;
+  /** more points dropped by the simulator than this within the rule's window fires */
+  droppedPointsMax: number;
+  /** webhook contact point (secret; may carry a token); undefined: rules evaluate, nobody is notified */
+  webhookUrl?: string;
 }
 
 // --- value parsers: each takes the raw config string and reports in terms of the key -----------
@@ -191,6 +208,35 @@ function optionalSecret(key: string) {
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 
+/**
+ * A webhook URL, or empty for none. It reaches Grafana through a provisioning file in which
+ * Grafana expands environment variables (pkg/services/provisioning/values), so a "$" would be
+ * rewritten: refused rather than silently changed.
+ */
+function webhookUrl(key: string) {
+  return z.string({ message: `${key} is missing (Pulumi.yaml declares its default)` }).refine(
+    (v) => {
+      if (v === "") return true;
+      try {
+        const url = new URL(v);
+        return (url.protocol === "https:" || url.protocol === "http:") && url.hostname !== "" && !v.includes("$");
+      } catch {
+        return false;
+      }
+    },
+    { message: `${key} must be empty (no contact point) or an https:// URL without "$", set with \`pulumi config set --secret ${key} …\`` },
+  );
+}
+
+/** The limits of a silent-device window (alertSilentIntervals × simIntervalMs), in milliseconds. */
+export const SILENT_WINDOW_MS = {
+  // Points reach InfluxDB up to about a second after their timestamp (the simulator's flush
+  // interval), more while it retries: a shorter window would call healthy devices silent.
+  min: 5_000,
+  // The silent-device rule looks back four windows; longer would scan days of data every minute.
+  max: 86_400_000,
+} as const;
+
 /** The program's keys (without the project prefix); a test keeps them equal to Pulumi.yaml's. */
 export const schema = z.object({
   tlsEnabled: bool("tlsEnabled"),
@@ -231,6 +277,15 @@ export const schema = z.object({
   startupTimeoutSeconds: int("startupTimeoutSeconds", 30, 1800),
   dockerPlatform: oneOf("dockerPlatform", PLATFORMS),
   buildCaCertsFile: z.string({ message: "buildCaCertsFile is missing (Pulumi.yaml declares its default)" }),
+  alertSilentIntervals: int("alertSilentIntervals", 2, 1000),
+  alertOutOfRangeMinutes: int("alertOutOfRangeMinutes", 1, 1440),
+  alertTemperatureMinC: int("alertTemperatureMinC", -100, 200),
+  alertTemperatureMaxC: int("alertTemperatureMaxC", -100, 200),
+  alertHumidityMinPct: int("alertHumidityMinPct", 0, 100),
+  alertHumidityMaxPct: int("alertHumidityMaxPct", 0, 100),
+  alertBatteryMinPct: int("alertBatteryMinPct", 1, 99),
+  alertDroppedPointsMax: int("alertDroppedPointsMax", 0, 1_000_000_000),
+  alertWebhookUrl: webhookUrl("alertWebhookUrl"),
 });
 
 export const CONFIG_KEYS = Object.keys(schema.shape);
@@ -290,6 +345,11 @@ export function loadSettings(
       warnings.push(`Grafana is published on ${c.grafanaBindAddress}:${c.grafanaPort}, reachable from outside this host; make sure a firewall limits who can reach it.`);
     }
     if (c.influxPublishPort) warnings.push(`InfluxDB's API is published on 127.0.0.1:${c.influxHostPort} (influxPublishPort=true).`);
+    problems.push(...alertProblems(c));
+    if (c.alertWebhookUrl.startsWith("http:")) {
+      if (!c.allowPlaintext) problems.push("alertWebhookUrl must be an https:// URL (http:// needs the explicit opt-out allowPlaintext=true)");
+      else warnings.push("alertWebhookUrl is plain http://: alert notifications, and any token in the URL, travel unencrypted.");
+    }
   }
   const buildCaCerts = parsed.success && parsed.data.buildCaCertsFile !== "" ? readCaBundle(parsed.data.buildCaCertsFile, readFile, problems) : undefined;
 
@@ -342,9 +402,32 @@ export function loadSettings(
       startupTimeoutSeconds: c.startupTimeoutSeconds,
     },
     protectData: c.protectData,
+    alerts: {
+      silentIntervals: c.alertSilentIntervals,
+      outOfRangeMinutes: c.alertOutOfRangeMinutes,
+      temperatureC: { min: c.alertTemperatureMinC, max: c.alertTemperatureMaxC },
+      humidityPct: { min: c.alertHumidityMinPct, max: c.alertHumidityMaxPct },
+      batteryMinPct: c.alertBatteryMinPct,
+      droppedPointsMax: c.alertDroppedPointsMax,
+      webhookUrl: c.alertWebhookUrl === "" ? undefined : c.alertWebhookUrl,
+    },
     dockerHost,
     warnings,
   };
+}
+
+/** Rules between alert settings, each problem naming the keys involved. */
+function alertProblems(c: z.infer<typeof schema>): string[] {
+  const problems: string[] = [];
+  if (c.alertTemperatureMinC >= c.alertTemperatureMaxC) problems.push("alertTemperatureMinC must be less than alertTemperatureMaxC");
+  if (c.alertHumidityMinPct >= c.alertHumidityMaxPct) problems.push("alertHumidityMinPct must be less than alertHumidityMaxPct");
+  const silentMs = c.alertSilentIntervals * c.simIntervalMs;
+  if (silentMs < SILENT_WINDOW_MS.min || silentMs > SILENT_WINDOW_MS.max) {
+    problems.push(
+      `alertSilentIntervals × simIntervalMs must be from ${SILENT_WINDOW_MS.min} to ${SILENT_WINDOW_MS.max} ms (5 s to 24 h), not ${silentMs}: points arrive up to a second late, and the rule scans four such windows`,
+    );
+  }
+  return problems;
 }
 
 function splitKey(fullKey: string): [string, string] {
