@@ -213,8 +213,10 @@ export class InfluxDb extends pulumi.ComponentResource {
         user: `${uid}:${gid}`,
         limits: args.limits,
         policy: args.policy,
-        // /tmp: the entrypoint writes the temporary setup config to /tmp/config.json.
-        tmpfs: { "/tmp": "size=16m", [CONFIG_DIR]: "size=1m" },
+        // /tmp: the entrypoint writes the temporary setup config to /tmp/config.json. A tmpfs
+        // takes its directory's mode from the image but is owned by root (test/engine,
+        // engine-facts), so the CLI config's tmpfs is given influxdb's uid to be writable.
+        tmpfs: { "/tmp": "size=16m", [CONFIG_DIR]: `size=1m,uid=${uid},gid=${gid}` },
         hostname: args.alias,
         envs,
         mounts,

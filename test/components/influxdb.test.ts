@@ -59,6 +59,8 @@ describe("InfluxDb alone", () => {
     // tmpfs, so it is never persisted and a failed first setup leaves nothing that blocks a retry
     expect(Object.keys(c.inputs.tmpfs).sort()).toEqual(["/etc/influxdb2", "/tmp"]);
     expect(env(c).INFLUX_CONFIGS_PATH.startsWith("/etc/influxdb2/")).toBe(true);
+    // owned by influxdb: a tmpfs is otherwise root's, with the image directory's 0755
+    expect(c.inputs.tmpfs["/etc/influxdb2"]).toBe("rw,noexec,nosuid,nodev,size=1m,uid=1000,gid=1000");
     expect(run.exports.url).toBe("https://influxdb:8086");
   });
 
