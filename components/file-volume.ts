@@ -29,8 +29,8 @@ export interface FileVolumeArgs {
    * Where the loader mounts the volume. Default "/staging", which no image has. A path that the
    * loader's image does have (e.g. a directory owned by the service's uid) gives the new, empty
    * volume that directory's owner and mode: Docker copies them into an empty named volume when a
-   * container that mounts it is created (moby daemon/create_unix.go, populateVolumes), even if the
-   * container never starts. A volume the service must write into is made this way.
+   * container that mounts it is created, even if the container never starts (shown on Engine 20.10
+   * by test/engine/engine-facts.engine.test.ts). A volume the service must write into is made this way.
    */
   mountPath?: string;
 }
