@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# npm run up [-- --stack NAME] [-- --generate-passphrase]: deploy a stack (dev by default).
+# npm run up [-- --stack NAME] [-- --generate-passphrase]: deploy a stack (dev by default), with
+# the policy pack (policy/) enforced.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 STACK="${STACK:-dev}"
@@ -13,6 +14,11 @@ while [ $# -gt 0 ]; do
 done
 # shellcheck source=scripts/prereqs.sh
 source "$ROOT/scripts/prereqs.sh"
+# The policy pack (applied below) runs with the project's @pulumi/policy.
+if [ ! -d "$ROOT/node_modules/@pulumi/policy" ]; then
+  echo "error: the policy pack's dependency @pulumi/policy is not installed: run 'npm ci' first" >&2
+  exit 1
+fi
 
 cd "$ROOT"
 # Creating a stack with the passphrase provider writes its encryptionsalt into Pulumi.<stack>.yaml.
@@ -25,7 +31,11 @@ if [ "$had_salt" = false ] && grep -q '^encryptionsalt:' "$stack_file" 2>/dev/nu
   echo "note: Pulumi added 'encryptionsalt:' to $stack_file. It is not a secret, but it only works with this stack's passphrase:"
   echo "      keep it with your deployment's copy of the stack file (commit it there), and do not send it upstream."
 fi
-pulumi up --yes --stack "$STACK" --non-interactive
+# The security baseline is enforced on every update: the CrossGuard pack in policy/ refuses a
+# change that weakens a container before anything is deployed. The pack has no dependencies of its
+# own; Pulumi runs it with the @pulumi/policy and @pulumi/pulumi of the project's node_modules
+# (npm ci installs them).
+pulumi up --yes --stack "$STACK" --non-interactive --policy-pack "$ROOT/policy"
 echo
 echo "Grafana:  $(pulumi stack output grafanaUrl --stack "$STACK")   (user: $(pulumi stack output grafanaAdminUser --stack "$STACK"))"
 echo "Password: pulumi stack output grafanaAdminPassword --show-secrets --stack $STACK"

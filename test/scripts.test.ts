@@ -86,7 +86,7 @@ test.each([
   }
 });
 
-test("all there: the local backend, the stack created if missing, pulumi up, then where to find Grafana", () => {
+test("all there: the local backend, the stack created if missing, pulumi up with the policy pack, then where to find Grafana", () => {
   const box = sandbox({ pulumi: 'case "$*" in "stack output grafanaUrl"*) echo https://localhost:3000 ;; "stack output grafanaAdminUser"*) echo admin ;; esac', docker: "echo 1.41" });
   const result = run("up.sh", [], { PATH: box.bin, HOME: box.dir, PULUMI_CONFIG_PASSPHRASE: "test" });
   expect(result.stderr).toBe("");
@@ -94,7 +94,7 @@ test("all there: the local backend, the stack created if missing, pulumi up, the
   const calls = box.calls().split("\n").filter((l) => l.startsWith("pulumi stack select") || l.startsWith("pulumi up"));
   expect(calls).toEqual([
     `pulumi stack select --create dev --non-interactive | backend=file://${ROOT}/.pulumi-state docker_host=`,
-    `pulumi up --yes --stack dev --non-interactive | backend=file://${ROOT}/.pulumi-state docker_host=`,
+    `pulumi up --yes --stack dev --non-interactive --policy-pack ${ROOT}/policy | backend=file://${ROOT}/.pulumi-state docker_host=`,
   ]);
   expect(result.stdout).toMatch(/Grafana: {2}https:\/\/localhost:3000 {3}\(user: admin\)/);
   expect(result.stdout).toMatch(/pulumi stack output grafanaAdminPassword --show-secrets --stack dev/);
