@@ -67,6 +67,7 @@ describe("Simulator alone", () => {
       SIM_SEED: "9",
       LOG_LEVEL: "warn",
       SIM_HEALTH_FILE: "/tmp/simulator-health.json",
+      SIM_SHUTDOWN_TIMEOUT_MS: "8000",
       SIM_GZIP: "false",
     });
     expect(uploads(one(run, CONTAINER, "simulator-files-loader"))["tls/ca.pem"]).toMatchObject({ content: "CA", permissions: "0444" });
@@ -74,7 +75,9 @@ describe("Simulator alone", () => {
       { type: "volume", source: "iot-t-simulator-files", target: "/etc/iot/simulator", readOnly: true },
       { type: "volume", source: "iot-t-influxdb-token-simulator", target: "/run/secrets/influxdb-token", readOnly: true },
     ]);
-    expect(c.inputs).toMatchObject({ user: "10001:10001", init: true, stopTimeout: 10 });
+    expect(c.inputs).toMatchObject({ user: "10001:10001", init: true, stopTimeout: 15 });
+    // its own shutdown deadline well inside Docker's stop timeout, with room for exit and teardown
+    expect(Number(env(c).SIM_SHUTDOWN_TIMEOUT_MS) + 5000).toBeLessThanOrEqual(c.inputs.stopTimeout * 1000);
     expect(c.inputs.healthcheck.tests).toEqual(["CMD", "node", "dist/healthcheck.js"]);
     expect(c.inputs.networksAdvanced).toEqual([{ name: "iot-t-backend" }]);
     expect(c.inputs.labels).toContainEqual({ label: "iot.after", value: "influx-id" });
