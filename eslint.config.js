@@ -4,7 +4,7 @@ const js = require("@eslint/js");
 const tseslint = require("typescript-eslint");
 
 module.exports = tseslint.config(
-  { ignores: ["**/node_modules/**", "**/dist/**", "coverage/**", ".pulumi-state/**"] },
+  { ignores: ["**/node_modules/**", "**/dist/**", "coverage/**", ".pulumi-state/**", ".cache/**", "sbom/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

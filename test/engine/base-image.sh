@@ -49,7 +49,8 @@ if "$DOCKER" image inspect "$TAG" >/dev/null 2>&1; then
   exit 0
 fi
 
-[[ $(id -u) == 0 ]] || die "building $TAG needs root (debootstrap); build it once as root or provide the image"
+# Exit 3: the image cannot be built here, so the tier is skipped with this reason (run.sh).
+[[ $(id -u) == 0 ]] || { log "building $TAG needs root (debootstrap); build it once as root or provide the image"; exit 3; }
 if ! command -v debootstrap >/dev/null; then
   command -v apt-get >/dev/null || die "debootstrap is not installed and apt-get is not available"
   log "installing debootstrap"

@@ -24,8 +24,18 @@ else
   if [[ ${ENGINE_STARTED_NOW:-0} == 1 ]]; then
     trap 'bash test/engine/engine.sh stop' EXIT
   fi
-  ENGINE_BASE_IMAGE=$(bash test/engine/base-image.sh)
-  export ENGINE_BASE_IMAGE
+  base_rc=0
+  ENGINE_BASE_IMAGE=$(bash test/engine/base-image.sh 2>"$STATE_DIR/base-image.log") || base_rc=$?
+  if ((base_rc == 3)); then
+    ENGINE_SKIP_REASON="the local base image cannot be built: $(tail -n 1 "$STATE_DIR/base-image.log")"
+    export ENGINE_SKIP_REASON
+  elif ((base_rc != 0)); then
+    cat "$STATE_DIR/base-image.log" >&2
+    exit "$base_rc"
+  else
+    cat "$STATE_DIR/base-image.log" >&2
+    export ENGINE_BASE_IMAGE
+  fi
 fi
 
 status=0

@@ -88,9 +88,18 @@ export const engine = found.config;
 export const engineVersion = found.version;
 export const skipReason = found.skip;
 
-/** `describe`, or `describe.skip` with the reason printed once per test file. */
+/** Whether this run must not skip the tier (IOT_REQUIRE_TIERS=engine,…; .ci/run sets it). */
+const required = (process.env.IOT_REQUIRE_TIERS ?? "").split(",").map((t) => t.trim()).includes("engine");
+
+/** `describe`, or `describe.skip` with the reason printed once per test file (a failure where the tier is required). */
 export function engineSuite(name: string, body: () => void): void {
-  if (skipReason) {
+  if (skipReason && required) {
+    describe(name, () => {
+      test("the engine tier is required here (IOT_REQUIRE_TIERS) and cannot run", () => {
+        throw new Error(`engine tier required but unavailable: ${skipReason}`);
+      });
+    });
+  } else if (skipReason) {
     console.warn(`engine tier SKIPPED (not passed): ${skipReason}`);
     describe.skip(name, body);
   } else {
