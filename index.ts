@@ -4,13 +4,12 @@ import { isIP } from "node:net";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { Credentials } from "./components/credentials";
-import { DATASOURCE_UID } from "./components/grafana-provisioning";
 import { Grafana } from "./components/grafana";
 import { InfluxDb } from "./components/influxdb";
 import { Network } from "./components/network";
 import { Pki } from "./components/pki";
 import { Simulator } from "./components/simulator";
-import { buildDashboards } from "./dashboards";
+import { dashboardOptions, provisionedFiles } from "./dashboards";
 import { loadSettings } from "./settings";
 
 const settings = loadSettings(pulumi.runtime.allConfig(), pulumi.getStack());
@@ -18,8 +17,6 @@ for (const warning of settings.warnings) pulumi.log.warn(warning);
 
 const INFLUX_ALIAS = "influxdb";
 const GRAFANA_ALIAS = "grafana";
-/** The measurement the simulator writes (its default SIM_MEASUREMENT). */
-const MEASUREMENT = "environment";
 
 const network = new Network("network", { namePrefix: settings.namePrefix });
 
@@ -86,7 +83,9 @@ const grafana = new Grafana("grafana", {
     readToken: influxdb.grafanaToken,
     caCertPem: pki?.caCertPem,
   },
-  dashboards: buildDashboards({ datasourceUid: DATASOURCE_UID, bucket: settings.influx.bucket, measurement: MEASUREMENT }),
+  // dashboards and alert rules: the files `npm run dashboards` writes for this stack
+  provisioned: provisionedFiles({ dashboards: dashboardOptions(settings), contactPoint: settings.alerts.webhookUrl !== undefined }),
+  alertWebhookUrl: settings.alerts.webhookUrl && pulumi.secret(settings.alerts.webhookUrl),
   platform: settings.platform,
   startAfter: influxdb.container,
   limits: settings.grafana.limits,

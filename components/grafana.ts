@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerPolicy, Limits } from "../settings";
 import { FileVolume, type StagedFile } from "./file-volume";
-import { dashboardProvisioning, datasourceProvisioning, emptyProvisioning } from "./grafana-provisioning";
+import { GRAFANA_FILES, GRAFANA_FILES_DIR, dashboardProvisioning, datasourceProvisioning, emptyProvisioning } from "./grafana-provisioning";
 import { curlHealthcheck, hardenedContainerArgs } from "./hardening";
 import { GRAFANA_IMAGE, GRAFANA_USER } from "./images";
 import { tokenMount, type ServerTls, type TokenHandoff } from "./influxdb";
@@ -24,8 +24,16 @@ export interface GrafanaArgs {
   secretKey: pulumi.Input<string>;
   tls?: ServerTls;
   influx: { url: string; org: pulumi.Input<string>; bucket: pulumi.Input<string>; readToken: TokenHandoff; caCertPem?: pulumi.Input<string> };
-  /** dashboard file name to JSON */
-  dashboards: Record<string, string>;
+  /**
+   * Dashboards, alert rules and contact point: path inside the files volume to content, as
+   * dashboards/index.ts provisionedFiles() makes them (which `npm run dashboards` writes too).
+   */
+  provisioned: Record<string, string>;
+  /**
+   * Secret: the webhook URL of the contact point, staged as a file that the alerting provisioning
+   * file reads ($__file{}). Required exactly when `provisioned` names that file.
+   */
+  alertWebhookUrl?: pulumi.Input<string>;
   /** the Docker host's platform, e.g. "linux/arm64": which image of the multi-platform index to pull */
   platform: string;
   /** the InfluxDB container: Grafana starts only after it is healthy */
@@ -37,13 +45,13 @@ export interface GrafanaArgs {
 
 const PORT = 3000;
 /** Where the staged files volume is mounted (read-only). */
-const FILES_DIR = "/etc/iot/grafana";
+const FILES_DIR = GRAFANA_FILES_DIR;
 const TOKEN_DIR = "/run/secrets/influxdb-token";
 
 /**
  * Grafana from the official image: HTTPS with its certificate, admin password and secret_key from
  * files (GF_*__FILE), anonymous access, sign-up, gravatar and phoning home off, the InfluxDB
- * datasource and the dashboards provisioned read-only.
+ * datasource, the dashboards and the alert rules (with an optional webhook contact point) provisioned read-only.
  */
 export class Grafana extends pulumi.ComponentResource {
   readonly container: docker.Container;
@@ -56,6 +64,14 @@ export class Grafana extends pulumi.ComponentResource {
     super("iot:index:Grafana", name, {}, opts);
     const prefix = `${args.namePrefix}-${name}`;
     const { uid, gid } = GRAFANA_USER;
+    const webhookFile = `${FILES_DIR}/${GRAFANA_FILES.alertWebhookUrl}`;
+    const alerting = args.provisioned[GRAFANA_FILES.alerting];
+    if (alerting === undefined) throw new Error(`${name}: provisioned files lack ${GRAFANA_FILES.alerting}`);
+    // A contact point reading a file that is not staged would stop Grafana at start; a staged URL
+    // that nothing reads would be a secret lying around for nothing.
+    if (alerting.includes(webhookFile) !== (args.alertWebhookUrl !== undefined)) {
+      throw new Error(`${name}: alertWebhookUrl must be given exactly when the alerting provisioning has a contact point`);
+    }
 
     const image = new docker.RemoteImage(
       `${name}-image`,
@@ -84,12 +100,12 @@ export class Grafana extends pulumi.ComponentResource {
             }),
           ),
       ),
-      file("provisioning/dashboards/iot.yaml", dashboardProvisioning(`${FILES_DIR}/dashboards`)),
+      file("provisioning/dashboards/iot.yaml", dashboardProvisioning(`${FILES_DIR}/${GRAFANA_FILES.dashboardsDir}`)),
       // Grafana reads every provisioning folder at start and logs an error for each one missing.
       file("provisioning/plugins/none.yaml", emptyProvisioning("apps")),
-      file("provisioning/alerting/none.yaml", emptyProvisioning("groups")),
-      ...Object.entries(args.dashboards).map(([name, json]) => file(`dashboards/${name}`, json)),
+      ...Object.entries(args.provisioned).map(([path, content]) => file(path, content)),
     ];
+    if (args.alertWebhookUrl !== undefined) files.push(file(GRAFANA_FILES.alertWebhookUrl, pulumi.secret(args.alertWebhookUrl)));
     // The stack CA: Grafana verifies InfluxDB with it, and its own health check verifies Grafana.
     const caCertPem = args.influx.caCertPem ?? args.tls?.caCertPem;
     if (caCertPem) files.push(file("tls/ca.pem", caCertPem));

@@ -1,79 +1,132 @@
-// The fleet overview dashboard, built with grafana-foundation-sdk (dashboards as code).
-import { DashboardBuilder, DashboardCursorSync } from "@grafana/grafana-foundation-sdk/dashboard";
-import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
-import * as stat from "@grafana/grafana-foundation-sdk/stat";
+// The fleet overview: is every device reporting, which are silent, how fast readings arrive, what
+// each device reads now and how every quantity evolves, for the sites and devices selected.
+//
+// Classic dashboard model (DashboardBuilder from @grafana/grafana-foundation-sdk/dashboard), not
+// the SDK's v2 model (dashboardv2): the program provisions dashboards as files through a classic
+// file provider, and Grafana 13.0.1's file provisioner refuses a v2 document ("dashboard appears
+// to be in v2 format. Please use the /apis/dashboard.grafana.app/v2 API", grafana/grafana issues
+// #127928 on v13.0.1 and #122663); v2 dashboards go through the resource API or Git Sync, which
+// would need Grafana credentials at deploy time. Grafana shows classic dashboards as they are
+// (migrating them in the browser where needed), so nothing is lost for these panels.
+import * as bargauge from "@grafana/grafana-foundation-sdk/bargauge";
+import * as common from "@grafana/grafana-foundation-sdk/common";
+import { DashboardBuilder, DashboardCursorSync, type Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
+import * as table from "@grafana/grafana-foundation-sdk/table";
 import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
-import { FluxQueryBuilder, fluxString } from "./flux-query";
-
-export interface FleetDashboardOptions {
-  datasourceUid: string;
-  bucket: string;
-  measurement: string;
-}
+import * as units from "@grafana/grafana-foundation-sdk/units";
+import type { ReadingField } from "../simulator/src/schema";
+import { type DashboardOptions, silentMs } from "./options";
+import { FIELD_ORDER, FIELD_VIEWS, datasourceRef, fluxTarget, numberPanels, tagVariable, thresholds } from "./panels";
+import { FLEET, devicesReporting, fieldOverTime, ingestRate, latestReadings, silentDevices } from "./queries";
 
 export const FLEET_OVERVIEW_UID = "iot-fleet-overview";
 
-/** One field of every device over time, averaged per panel interval. */
-export function fieldOverTime(o: FleetDashboardOptions, field: string): string {
-  return [
-    `from(bucket: ${fluxString(o.bucket)})`,
-    "  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)",
-    `  |> filter(fn: (r) => r._measurement == ${fluxString(o.measurement)} and r._field == ${fluxString(field)})`,
-    '  |> keep(columns: ["_time", "_value", "device"])',
-    "  |> aggregateWindow(every: v.windowPeriod, fn: mean, createEmpty: false)",
-  ].join("\n");
-}
+const seconds = (ms: number) => `${ms / 1000} s`;
 
-/**
- * Each device's latest battery level in the selected range, reduced over the fleet:
- * count() gives the devices reporting, min() the lowest battery.
- */
-export function latestBatteryAcrossFleet(o: FleetDashboardOptions, reduce: "count" | "min"): string {
-  return [
-    `from(bucket: ${fluxString(o.bucket)})`,
-    "  |> range(start: v.timeRangeStart, stop: v.timeRangeStop)",
-    `  |> filter(fn: (r) => r._measurement == ${fluxString(o.measurement)} and r._field == "battery_pct")`,
-    "  |> last()",
-    "  |> group()",
-    `  |> ${reduce}()`,
-  ].join("\n");
-}
-
-function seriesPanel(o: FleetDashboardOptions, title: string, field: string, unit: string) {
-  return new timeseries.PanelBuilder()
-    .title(title)
-    .unit(unit)
-    .height(8)
-    .span(12)
-    .datasource({ type: "influxdb", uid: o.datasourceUid })
-    .withTarget(new FluxQueryBuilder("A", fieldOverTime(o, field)).datasource({ type: "influxdb", uid: o.datasourceUid }));
-}
-
-function statPanel(o: FleetDashboardOptions, title: string, query: string, unit: string) {
-  return new stat.PanelBuilder()
-    .title(title)
-    .unit(unit)
-    .height(4)
+function devicesReportingPanel(o: DashboardOptions) {
+  return new bargauge.PanelBuilder()
+    .title(`Devices reporting (of ${o.devices} configured)`)
+    .description(`Devices of the selection with a point in the last ${o.silentIntervals} intervals (${seconds(silentMs(o))}) before the end of the range, against the ${o.devices} the stack configures (simDevices).`)
+    .unit(units.NoUnit)
+    .min(0)
+    .max(o.devices)
+    .noValue("0")
+    // all configured devices reporting is green; any missing turns it orange, none red
+    .thresholds(thresholds("red", [1, "orange"], [o.devices, "green"]))
+    .displayMode(common.BarGaugeDisplayMode.Basic)
+    .height(6)
     .span(6)
-    .datasource({ type: "influxdb", uid: o.datasourceUid })
-    .withTarget(new FluxQueryBuilder("A", query).datasource({ type: "influxdb", uid: o.datasourceUid }));
+    .datasource(datasourceRef(o))
+    .withTarget(fluxTarget(o, devicesReporting(o, FLEET)));
 }
 
-export function fleetOverviewDashboard(o: FleetDashboardOptions): Dashboard {
-  return new DashboardBuilder("IoT fleet overview")
+function silentDevicesPanel(o: DashboardOptions) {
+  return new table.PanelBuilder()
+    .title("Silent devices")
+    .description(`Devices that sent points in the range but none in its last ${o.silentIntervals} intervals (${seconds(silentMs(o))}), by name, longest silent first. A device silent for the whole range counts as missing in "Devices reporting".`)
+    .unit(units.Seconds)
+    .thresholds(thresholds("green", [silentMs(o) / 1000, "red"]))
+    .overrideByName("silent_for", [{ id: "custom.cellOptions", value: { type: common.TableCellDisplayMode.ColorBackground } }])
+    .noValue("none silent")
+    .height(6)
+    .span(9)
+    .datasource(datasourceRef(o))
+    .withTarget(fluxTarget(o, silentDevices(o, FLEET)));
+}
+
+function ingestRatePanel(o: DashboardOptions) {
+  const expected = (o.devices * 60_000) / o.intervalMs;
+  return new timeseries.PanelBuilder()
+    .title("Ingest rate")
+    .description(`Readings (points) arriving per minute for the selection; the whole fleet sends ${expected} a minute when every device reports.`)
+    .unit(units.CountsPerMinute)
+    .min(0)
+    .displayName("points/min")
+    // below the fleet's nominal rate means devices are missing or points were dropped
+    .thresholds(thresholds("orange", [expected, "green"]))
+    .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Dashed))
+    .height(6)
+    .span(9)
+    .datasource(datasourceRef(o))
+    .withTarget(fluxTarget(o, ingestRate(o, FLEET)));
+}
+
+function latestReadingsPanel(o: DashboardOptions) {
+  const builder = new table.PanelBuilder()
+    .title("Latest reading per device")
+    .description("Each selected device's last reading in the range, coloured by the configured ranges (the alert thresholds).")
+    // per-column units and thresholds below; the default covers the time column
+    .unit(units.DateTimeFromNow)
+    .thresholds(thresholds("green"))
+    .height(8)
+    .span(24)
+    .datasource(datasourceRef(o))
+    .withTarget(fluxTarget(o, latestReadings(o, FIELD_ORDER, FLEET)));
+  for (const field of FIELD_ORDER) {
+    const view = FIELD_VIEWS[field];
+    builder.overrideByName(field, [
+      { id: "displayName", value: view.title },
+      { id: "unit", value: view.unit },
+      { id: "thresholds", value: view.thresholds(o).build() },
+      { id: "custom.cellOptions", value: { type: common.TableCellDisplayMode.ColorText } },
+    ]);
+  }
+  return builder;
+}
+
+function fieldPanel(o: DashboardOptions, field: ReadingField, span: number) {
+  const view = FIELD_VIEWS[field];
+  return new timeseries.PanelBuilder()
+    .title(view.title)
+    .description(`${view.title} of each selected device, mean per panel interval.`)
+    .unit(view.unit)
+    .thresholds(view.thresholds(o))
+    .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Dashed))
+    .displayName("${__field.labels.device}")
+    .height(8)
+    .span(span)
+    .datasource(datasourceRef(o))
+    .withTarget(fluxTarget(o, fieldOverTime(o, field, FLEET)));
+}
+
+export function fleetOverviewDashboard(o: DashboardOptions): Dashboard {
+  const builder = new DashboardBuilder("IoT fleet overview")
     .uid(FLEET_OVERVIEW_UID)
+    .description("Is every device reporting, and what does the fleet read.")
     .tags(["iot", "generated"])
-    .editable()
     .readonly()
     .refresh("30s")
     .time({ from: "now-1h", to: "now" })
     .timezone("browser")
     .tooltip(DashboardCursorSync.Crosshair)
-    .withPanel(statPanel(o, "Devices reporting", latestBatteryAcrossFleet(o, "count"), "none"))
-    .withPanel(statPanel(o, "Lowest battery", latestBatteryAcrossFleet(o, "min"), "percent"))
-    .withPanel(seriesPanel(o, "Temperature", "temperature_c", "celsius"))
-    .withPanel(seriesPanel(o, "Relative humidity", "humidity_pct", "humidity"))
-    .withPanel(seriesPanel(o, "Pressure", "pressure_hpa", "pressurehpa"))
-    .withPanel(seriesPanel(o, "Signal strength", "rssi_dbm", "dBm"))
-    .build();
+    .withVariable(tagVariable(o, "site", { label: "Site", multi: false, includeAll: true, narrowedBy: {} }))
+    .withVariable(tagVariable(o, "device", { label: "Device", multi: true, includeAll: true, narrowedBy: { site: "site" } }))
+    // rows of panels whose widths add up to 24 (the builder places them left to right)
+    .withPanel(devicesReportingPanel(o))
+    .withPanel(silentDevicesPanel(o))
+    .withPanel(ingestRatePanel(o))
+    .withPanel(latestReadingsPanel(o));
+  // five quantities: three panels of 8 columns, then two of 12
+  FIELD_ORDER.forEach((field, index) => builder.withPanel(fieldPanel(o, field, index < 3 ? 8 : 12)));
+  return numberPanels(builder.build());
 }

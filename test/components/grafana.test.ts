@@ -1,8 +1,21 @@
 import { parse } from "yaml";
+import { alertingProvisioning } from "../../components/grafana-provisioning";
 import { CONTAINER, env, one, runUnderMocks, uploads } from "../support/harness";
 import { LIMITS, POLICY, TLS } from "./support";
 
-function build(options: { tls?: boolean; protectData?: boolean } = {}) {
+const WEBHOOK_URL = "https://hooks.example.com/services/T0/B0/WEBHOOK-TOKEN";
+const WEBHOOK_FILE = "/etc/iot/grafana/secrets/alert-webhook-url";
+const RULES = [{ orgId: 1, name: "g", folder: "IoT", interval: "1m", rules: [] }];
+
+/** What dashboards/index.ts provisionedFiles() hands the component, in small. */
+function provisioned(contactPoint: boolean): Record<string, string> {
+  return {
+    "dashboards/fleet.json": '{"title":"x"}',
+    "provisioning/alerting/iot.yaml": alertingProvisioning({ groups: RULES, webhookUrlFile: contactPoint ? WEBHOOK_FILE : undefined }),
+  };
+}
+
+function build(options: { tls?: boolean; protectData?: boolean; contactPoint?: boolean; webhookUrl?: string } = {}) {
   return runUnderMocks("dev", {}, (pulumi) => {
     const docker = require("@pulumi/docker");
     const { Grafana } = require("../../components/grafana");
@@ -26,7 +39,8 @@ function build(options: { tls?: boolean; protectData?: boolean } = {}) {
         readToken: { volumeName: pulumi.output("iot-t-influxdb-token-grafana") },
         caCertPem: options.tls === false ? undefined : "CA",
       },
-      dashboards: { "fleet.json": '{"title":"x"}' },
+      provisioned: provisioned(options.contactPoint ?? false),
+      alertWebhookUrl: options.webhookUrl && pulumi.secret(options.webhookUrl),
       platform: "linux/arm64",
       startAfter: influxContainer,
       limits: LIMITS,
@@ -113,6 +127,34 @@ describe("Grafana alone", () => {
     const folders = new Set(Object.keys(files).filter((f) => f.startsWith("provisioning/")).map((f) => f.split("/")[1]));
     expect([...folders].sort()).toEqual(["alerting", "dashboards", "datasources", "plugins"]);
     expect(parse(files["provisioning/plugins/none.yaml"].content)).toEqual({ apiVersion: 1, apps: [] });
+  });
+
+  test("dashboards and alert rules staged as given, read-only; no contact point and no webhook file by default", async () => {
+    const files = uploads(one(await build(), CONTAINER, "grafana-files-loader"));
+    expect(files["dashboards/fleet.json"].content).toBe('{"title":"x"}');
+    const alerting = parse(files["provisioning/alerting/iot.yaml"].content);
+    expect(alerting).toEqual({ apiVersion: 1, groups: RULES });
+    expect(Object.keys(files).filter((f) => f.startsWith("provisioning/alerting/"))).toEqual(["provisioning/alerting/iot.yaml"]);
+    expect(files["secrets/alert-webhook-url"]).toBeUndefined();
+  });
+
+  test("a webhook contact point: the URL only in Grafana's own volume as a 0444 file, read through $__file{}, never in the environment", async () => {
+    const run = await build({ contactPoint: true, webhookUrl: WEBHOOK_URL });
+    const files = uploads(one(run, CONTAINER, "grafana-files-loader"));
+    expect(files["secrets/alert-webhook-url"]).toMatchObject({ content: WEBHOOK_URL, owner: "472", permissions: "0444" });
+    const alerting = parse(files["provisioning/alerting/iot.yaml"].content);
+    expect(alerting.contactPoints[0].receivers[0]).toMatchObject({ type: "webhook", settings: { url: `$__file{${WEBHOOK_FILE}}` } });
+    expect(alerting.policies[0].receiver).toBe(alerting.contactPoints[0].name);
+    const withUrl = Object.entries(files).filter(([, file]) => file.content.includes("WEBHOOK-TOKEN")).map(([path]) => path);
+    expect(withUrl).toEqual(["secrets/alert-webhook-url"]);
+    const container = one(run, CONTAINER, "grafana-container");
+    expect(JSON.stringify(container.inputs)).not.toContain("WEBHOOK-TOKEN");
+    expect(container.inputs.mounts.filter((m: { target: string }) => WEBHOOK_FILE.startsWith(`${m.target}/`)).map((m: { source: string }) => m.source)).toEqual(["iot-t-grafana-files"]);
+  });
+
+  test("the webhook secret and the contact point come together or not at all", async () => {
+    await expect(build({ contactPoint: true })).rejects.toThrow(/alertWebhookUrl must be given exactly when the alerting provisioning has a contact point/);
+    await expect(build({ contactPoint: false, webhookUrl: WEBHOOK_URL })).rejects.toThrow(/alertWebhookUrl must be given exactly when/);
   });
 
   test("the image is pulled for the Docker host's platform", async () => {

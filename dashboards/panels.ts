@@ -1,0 +1,101 @@
+// Pieces shared by the three dashboards: the datasource reference, thresholds, each reading
+// field's title, unit and thresholds, the site and device variables, and the final numbering.
+import * as common from "@grafana/grafana-foundation-sdk/common";
+import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
+import * as units from "@grafana/grafana-foundation-sdk/units";
+import type { ReadingField } from "../simulator/src/schema";
+import { FluxQueryBuilder } from "./flux-query";
+import type { DashboardOptions } from "./options";
+import { tagValues, type Selection } from "./queries";
+
+export function datasourceRef(o: DashboardOptions): common.DataSourceRef {
+  return { type: "influxdb", uid: o.datasourceUid };
+}
+
+export function fluxTarget(o: DashboardOptions, query: string, refId = "A"): FluxQueryBuilder {
+  return new FluxQueryBuilder(refId, query).datasource(datasourceRef(o));
+}
+
+/** Absolute thresholds: the base colour below the first step, then each [from, colour]. */
+export function thresholds(base: string, ...steps: Array<[number, string]>): dashboard.ThresholdsConfigBuilder {
+  return new dashboard.ThresholdsConfigBuilder()
+    .mode(dashboard.ThresholdsMode.Absolute)
+    .steps([{ value: null, color: base }, ...steps.map(([value, color]) => ({ value, color }))]);
+}
+
+/** Counts of fault episodes and dropped points: any at all deserves a look. */
+export const ANY_IS_NOTABLE = () => thresholds("green", [1, "orange"]);
+
+// Signal strength has no alert, so these bands are for the eye only: below -85 dBm links
+// commonly lose packets, below -75 dBm they are fair. The simulator's devices sit at -45 to -85 dBm.
+const RSSI_POOR_DBM = -85;
+const RSSI_FAIR_DBM = -75;
+
+export interface FieldView {
+  title: string;
+  unit: string;
+  thresholds(o: DashboardOptions): dashboard.ThresholdsConfigBuilder;
+}
+
+/** How each reading field is shown: exhaustive over the schema's fields, so a new field must be given a view. */
+export const FIELD_VIEWS: Record<ReadingField, FieldView> = {
+  temperature_c: {
+    title: "Temperature",
+    unit: units.Celsius,
+    thresholds: (o) => thresholds("blue", [o.ranges.temperature_c.min, "green"], [o.ranges.temperature_c.max, "red"]),
+  },
+  humidity_pct: {
+    title: "Relative humidity",
+    unit: units.Humidity,
+    thresholds: (o) => thresholds("orange", [o.ranges.humidity_pct.min, "green"], [o.ranges.humidity_pct.max, "blue"]),
+  },
+  pressure_hpa: {
+    title: "Air pressure",
+    unit: units.Hectopascals,
+    // no configured range: every value is normal
+    thresholds: () => thresholds("green"),
+  },
+  battery_pct: {
+    title: "Battery",
+    unit: units.Percent,
+    thresholds: (o) => thresholds("red", [o.batteryMinPct, "green"]),
+  },
+  rssi_dbm: {
+    title: "Signal strength",
+    unit: units.DecibelMilliWatt,
+    thresholds: () => thresholds("red", [RSSI_POOR_DBM, "orange"], [RSSI_FAIR_DBM, "green"]),
+  },
+};
+
+/** The order fields are shown in. */
+export const FIELD_ORDER: readonly ReadingField[] = ["temperature_c", "humidity_pct", "pressure_hpa", "rssi_dbm", "battery_pct"];
+
+/** A query variable over one tag's values in the range, refreshed when the range changes. */
+export function tagVariable(
+  o: DashboardOptions,
+  tag: "site" | "device",
+  options: { label: string; multi: boolean; includeAll: boolean; narrowedBy: Selection },
+): dashboard.QueryVariableBuilder {
+  const query = tagValues(o, tag, options.narrowedBy);
+  const variable = new dashboard.QueryVariableBuilder(tag)
+    .label(options.label)
+    .datasource(datasourceRef(o))
+    // the form Grafana's InfluxDB variable editor saves: the Flux text under `query`
+    .query({ refId: "InfluxVariableQueryEditor-VariableQuery", query })
+    .definition(query)
+    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+    .sort(dashboard.VariableSort.AlphabeticalAsc)
+    .multi(options.multi)
+    .includeAll(options.includeAll);
+  // `.*` for All keeps the query short for a large fleet (instead of every name joined)
+  if (options.includeAll) variable.allValue(".*").current({ text: "All", value: "$__all" });
+  return variable;
+}
+
+/** Panels get ids 1, 2, … in the order they were added: stable, so links and alerts can name them. */
+export function numberPanels(d: dashboard.Dashboard): dashboard.Dashboard {
+  (d.panels ?? []).forEach((panel, index) => {
+    panel.id = index + 1;
+  });
+  return d;
+}
