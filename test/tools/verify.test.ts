@@ -1,0 +1,414 @@
+// npm run verify: each check's decision on recorded answers (docker inspect of containers made on
+// Docker Engine 20.10, Grafana answers in its data frame format, certificates made here and served
+// over real TLS), then a whole run against a stand-in Grafana over HTTPS with stand-in
+// `pulumi` and `docker` answers. See fixtures/README.md for where each answer comes from.
+import { readFileSync } from "node:fs";
+import { createServer as createHttpsServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { stackFileConfig, type Exec } from "../../tools/common";
+import {
+  basicAuth,
+  checkCertificate,
+  checkContainers,
+  checkFreshData,
+  checkLogin,
+  checkPublishedPorts,
+  checkSimulatorLog,
+  expectedPorts,
+  freshDataQuery,
+  freshnessWindowMs,
+  type HttpAnswer,
+  type Inspect,
+  mergeConfig,
+  parseArgs,
+  probeTls,
+  request,
+  runVerify,
+} from "../../tools/verify";
+import { loadSettings } from "../../settings";
+import { ROOT } from "../support/harness";
+import { makeCa } from "./support/certs";
+
+const recorded = (kind: string): Inspect => JSON.parse(readFileSync(join(__dirname, "fixtures", `docker-inspect-${kind}.json`), "utf8"))[0];
+/** A recorded container under another name, optionally changed. */
+function container(kind: string, name: string, change: (c: any) => void = () => {}): Inspect {
+  const c: any = structuredClone(recorded(kind));
+  c.Name = `/${name}`;
+  change(c);
+  return c;
+}
+const HEALTHY_SIMULATOR = (c: any) => {
+  c.State.Health.Log.push({ Start: "2026-11-26T08:14:30Z", End: "2026-11-26T08:14:30Z", ExitCode: 0, Output: "healthy: last successful write 812 ms ago\n" });
+};
+const settingsOf = (stack: string, overrides: Record<string, string> = {}) =>
+  loadSettings({ ...stackFileConfig(stack), ...Object.fromEntries(Object.entries(overrides).map(([k, v]) => [`secure-iot:${k}`, v])) }, stack);
+
+describe("containers (docker inspect recorded on Engine 20.10)", () => {
+  const stackOk = () => [
+    container("healthy", "iot-dev-influxdb"),
+    container("healthy", "iot-dev-grafana"),
+    container("healthy", "iot-dev-simulator", HEALTHY_SIMULATOR),
+    container("loader", "iot-dev-influxdb-files-loader"),
+    container("loader", "iot-dev-grafana-files-loader"),
+  ];
+
+  test("every service running, healthy, never restarted, loaders never started: pass", () => {
+    expect(checkContainers(stackOk(), "iot-dev")).toMatchObject({
+      status: "pass",
+      summary: "3 services running, healthy and never restarted; 2 file loaders created, never started",
+    });
+  });
+
+  test("a service that restarted until it gave up: fail, with its state and restart count", () => {
+    const c = stackOk();
+    c[0] = container("restarting", "iot-dev-influxdb");
+    expect(checkContainers(c, "iot-dev")).toMatchObject({
+      status: "fail",
+      summary: "iot-dev-influxdb: not running (exited, exit code 1); no health check; restarted 5 times since it was created",
+    });
+  });
+
+  test("an unhealthy service: fail, with the last health check's output", () => {
+    const c = stackOk();
+    c[1] = container("unhealthy", "iot-dev-grafana", (x) => {
+      x.State.Health.Log.at(-1).Output = "curl: (7) Failed to connect to localhost port 3000\n";
+    });
+    expect(checkContainers(c, "iot-dev").summary).toBe("iot-dev-grafana: health unhealthy (last check: curl: (7) Failed to connect to localhost port 3000)");
+  });
+
+  test("running and healthy but restarted once: still a failure (something crashed)", () => {
+    const c = stackOk();
+    c[2] = container("healthy", "iot-dev-simulator", (x) => (x.RestartCount = 1));
+    expect(checkContainers(c, "iot-dev")).toMatchObject({ status: "fail", summary: "iot-dev-simulator: restarted 1 time since it was created" });
+  });
+
+  test("a missing service, a started loader and a stranger with the stack's prefix: each named", () => {
+    const c = stackOk().filter((x) => x.Name !== "/iot-dev-simulator");
+    c.push(container("healthy", "iot-dev-simulator-files-loader"), container("healthy", "iot-dev-debug"));
+    expect(checkContainers(c, "iot-dev").summary).toBe(
+      "iot-dev-simulator: no such container; iot-dev-simulator-files-loader: a file loader that was started (loaders are only ever created); iot-dev-debug: not a container of the stack (running)",
+    );
+  });
+});
+
+describe("published ports", () => {
+  const grafanaOn = (ip: string, port: string) => (x: any) => (x.NetworkSettings.Ports = { "3000/tcp": [{ HostIp: ip, HostPort: port }] });
+  const stack = (influx: Inspect) => [influx, container("loader", "iot-dev-grafana", grafanaOn("127.0.0.1", "3000")), container("loader", "iot-dev-simulator")];
+
+  test("the shipped dev stack: InfluxDB not published, Grafana on 127.0.0.1:3000, the simulator not published", () => {
+    const result = checkPublishedPorts(stack(container("unhealthy", "iot-dev-influxdb")), expectedPorts(settingsOf("dev")));
+    expect(result).toMatchObject({ status: "pass" });
+    expect(result.details).toEqual(["iot-dev-influxdb: nothing published", "iot-dev-grafana: 3000/tcp on 127.0.0.1:3000", "iot-dev-simulator: nothing published"]);
+  });
+
+  test("InfluxDB published although influxPublishPort is false: fail, naming the binding", () => {
+    const result = checkPublishedPorts(stack(container("healthy", "iot-dev-influxdb")), expectedPorts(settingsOf("dev")));
+    expect(result).toMatchObject({ status: "fail", summary: "iot-dev-influxdb is published beyond the configuration: 8086/tcp on 127.0.0.1:18086" });
+  });
+
+  test("InfluxDB published on 127.0.0.1:<influxHostPort> when the configuration says so: pass", () => {
+    const settings = settingsOf("dev", { influxPublishPort: "true", influxHostPort: "18086" });
+    expect(checkPublishedPorts(stack(container("healthy", "iot-dev-influxdb")), expectedPorts(settings)).status).toBe("pass");
+  });
+
+  test("published on every address (0.0.0.0 and ::, as Docker records a binding without an address): fail", () => {
+    const settings = settingsOf("dev", { influxPublishPort: "true", influxHostPort: "18087" });
+    const result = checkPublishedPorts(stack(container("everywhere", "iot-dev-influxdb")), expectedPorts(settings));
+    expect(result.summary).toBe(
+      "iot-dev-influxdb is published beyond the configuration: 8086/tcp on 0.0.0.0:18087, 8086/tcp on :::18087; iot-dev-influxdb is not published as configured: 8086/tcp on 127.0.0.1:18087 missing",
+    );
+  });
+
+  test("Grafana on another address or port than configured: fail", () => {
+    const c = stack(container("unhealthy", "iot-dev-influxdb"));
+    c[1] = container("loader", "iot-dev-grafana", grafanaOn("0.0.0.0", "3000"));
+    expect(checkPublishedPorts(c, expectedPorts(settingsOf("dev"))).summary).toMatch(/^iot-dev-grafana is published beyond the configuration: 3000\/tcp on 0\.0\.0\.0:3000; iot-dev-grafana is not published as configured/);
+  });
+});
+
+describe("Grafana's certificate, over real TLS with certificates made here", () => {
+  const servers: Server[] = [];
+  afterAll(() => servers.forEach((s) => s.close()));
+  async function serve(cert: { certPem: string; keyPem: string }): Promise<string> {
+    const server = createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, (_req, res) => res.end("ok"));
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    return `https://localhost:${(server.address() as AddressInfo).port}`;
+  }
+
+  test("issued by the stack's CA for the URL's host, 90 days left, window 30 days: pass", async () => {
+    const ca = await makeCa("stack CA");
+    const cert = await ca.issue({ dns: ["localhost"], ips: ["127.0.0.1"] }, 90 * 24);
+    const url = await serve(cert);
+    const probe = await probeTls(url, ca.certPem);
+    expect(probe).toMatchObject({ authorized: true });
+    expect(probe.validTo?.getTime()).toBe(cert.notAfter.getTime());
+    expect(checkCertificate(probe, url, 720, new Date())).toMatchObject({ status: "pass", summary: expect.stringMatching(/^verifies against the stack's CA, valid until .* \(21\d\d h\), outside the renewal window of 720 h$/) });
+  });
+
+  test("10 days left with a renewal window of 30 days: fail, and says to run up", async () => {
+    const ca = await makeCa("stack CA");
+    const url = await serve(await ca.issue({ dns: ["localhost"] }, 10 * 24));
+    expect(checkCertificate(await probeTls(url, ca.certPem), url, 720, new Date()).summary).toMatch(/inside the renewal window of 720 h; run npm run up to renew it$/);
+  });
+
+  test("issued by another CA: fail (only the stack's CA is trusted, not the system's)", async () => {
+    const stackCa = await makeCa("stack CA");
+    const other = await makeCa("someone else");
+    const url = await serve(await other.issue({ dns: ["localhost"] }, 90 * 24));
+    const result = checkCertificate(await probeTls(url, stackCa.certPem), url, 720, new Date());
+    expect(result).toMatchObject({ status: "fail", summary: expect.stringMatching(/does not verify against the stack's CA: UNABLE_TO_VERIFY_LEAF_SIGNATURE/) });
+  });
+
+  test("issued for another name than the URL's host: fail", async () => {
+    const ca = await makeCa("stack CA");
+    const url = await serve(await ca.issue({ dns: ["grafana.example.invalid"] }, 90 * 24));
+    expect(checkCertificate(await probeTls(url, ca.certPem), url, 720, new Date()).summary).toMatch(/does not verify against the stack's CA: ERR_TLS_CERT_ALTNAME_INVALID/);
+  });
+
+  test("nothing listening: fail, no session", async () => {
+    const ca = await makeCa("stack CA");
+    const url = await serve(await ca.issue({ dns: ["localhost"] }, 24));
+    servers.pop()!.close();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(checkCertificate(await probeTls(url, ca.certPem), url, 1, new Date()).summary).toMatch(/^no TLS session with https:\/\/localhost:\d+: connect ECONNREFUSED/);
+  });
+});
+
+describe("login", () => {
+  const ok: HttpAnswer = { status: 200, body: JSON.stringify({ id: 1, login: "admin", isGrafanaAdmin: true }) };
+  const refused: HttpAnswer = { status: 401, body: JSON.stringify({ message: "Invalid username or password" }) };
+  test("the right password accepted, a wrong one refused with 401: pass", () => {
+    expect(checkLogin(ok, refused, "admin").status).toBe("pass");
+  });
+  test("a wrong password accepted: fail", () => {
+    expect(checkLogin(ok, ok, "admin")).toMatchObject({ status: "fail", summary: expect.stringMatching(/^a wrong password for admin was not refused with 401 \(HTTP 200/) });
+  });
+  test("the right password refused: fail, and a lockout is explained", () => {
+    expect(checkLogin(refused, undefined, "admin").summary).toMatch(/^the admin credentials from the stack's outputs were refused \(HTTP 401/);
+    const locked = { status: 401, body: JSON.stringify({ message: "Too many consecutive incorrect login attempts for user - login for user temporarily blocked" }) };
+    expect(checkLogin(locked, undefined, "admin").summary).toMatch(/brute-force protection/);
+  });
+  test("an answer for another user: fail", () => {
+    expect(checkLogin({ status: 200, body: JSON.stringify({ login: "viewer" }) }, refused, "admin").status).toBe("fail");
+  });
+});
+
+describe("fresh data through Grafana's datasource", () => {
+  const now = new Date("2026-11-26T09:00:00Z");
+  const window = freshnessWindowMs(5000);
+  /** Grafana's answer: one frame per result, fields as the Flux frame builder names them, times in epoch ms. */
+  const answer = (devices: number | undefined, newestMsAgo: number | undefined): HttpAnswer => ({
+    status: 200,
+    body: JSON.stringify({
+      results: {
+        devices: {
+          status: 200,
+          frames: devices === undefined ? [] : [{ schema: { refId: "devices", fields: [{ name: "_value", type: "number", typeInfo: { frame: "int64", nullable: true } }] }, data: { values: [[devices]] } }],
+        },
+        newest: {
+          status: 200,
+          frames:
+            newestMsAgo === undefined
+              ? []
+              : [{ schema: { refId: "newest", fields: [{ name: "_time", type: "time", typeInfo: { frame: "time.Time", nullable: true } }] }, data: { values: [[now.getTime() - newestMsAgo]] } }],
+        },
+      },
+    }),
+  });
+
+  test("the window is at least two minutes, or three reporting intervals", () => {
+    expect([freshnessWindowMs(1000), freshnessWindowMs(5000), freshnessWindowMs(60_000)]).toEqual([120_000, 120_000, 180_000]);
+  });
+  test("the query: the stack's bucket, the window, both Flux queries against the provisioned datasource", () => {
+    const q: any = freshDataQuery("sensors", 120_000, now);
+    expect(q.from).toBe(String(now.getTime() - 120_000));
+    expect(q.queries.map((x: any) => [x.refId, x.datasource.uid])).toEqual([["devices", "influxdb-iot"], ["newest", "influxdb-iot"]]);
+    expect(q.queries[0].query).toBe(
+      'from(bucket: "sensors") |> range(start: -120s) |> filter(fn: (r) => r._measurement == "environment" and r._field == "temperature_c") |> group(columns: ["device"]) |> last() |> group() |> count()',
+    );
+  });
+  test("every device in the window: pass", () => {
+    expect(checkFreshData(answer(5, 3000), 5, window, now)).toMatchObject({ status: "pass", summary: "all 5 devices wrote in the last 120 s (newest reading 3 s old), read through Grafana's datasource influxdb-iot" });
+  });
+  test("some devices silent: fail", () => {
+    expect(checkFreshData(answer(3, 3000), 5, window, now).summary).toBe("3 of 5 devices wrote in the last 120 s (newest reading 3 s old)");
+  });
+  test("nothing in the window (Flux returns no table): fail", () => {
+    expect(checkFreshData(answer(undefined, undefined), 5, window, now)).toMatchObject({ status: "fail", summary: "no reading in the last 120 s" });
+  });
+  test("the datasource failing (InfluxDB unreachable, token refused): fail with its error", () => {
+    const failing = { status: 400, body: JSON.stringify({ results: { devices: { status: 400, error: "unauthorized: unauthorized access" }, newest: { status: 400, error: "unauthorized" } } }) };
+    expect(checkFreshData(failing, 5, window, now).summary).toBe("Grafana's datasource query failed (HTTP 400: unauthorized: unauthorized access)");
+    const inResult = { status: 200, body: JSON.stringify({ results: { devices: { error: "error reading bucket" }, newest: { frames: [] } } }) };
+    expect(checkFreshData(inResult, 5, window, now).summary).toBe('the "devices" query failed in the datasource: error reading bucket');
+    expect(checkFreshData({ status: 502, body: "<html>bad gateway</html>" }, 5, window, now).status).toBe("fail");
+  });
+});
+
+describe("the simulator's log", () => {
+  const healthy = container("healthy", "iot-dev-simulator", HEALTHY_SIMULATOR);
+  const line = (o: Record<string, unknown>) => JSON.stringify({ level: 30, time: 1795680000000, service: "simulator", ...o });
+  const clean = [
+    line({ url: "https://influxdb:8086", devices: 5, interval_ms: 5000, msg: "starting" }),
+    line({ url: "https://influxdb:8086", msg: "server reachable" }),
+    line({ devices: 5, interval_ms: 5000, sweep_ms: 1000, msg: "live" }),
+    line({ level: 40, err: { message: "socket hang up" }, attempt: 1, points: 100, msg: "write failed, will retry" }),
+  ].join("\n");
+
+  test("no drops, healthy: pass, with the health check's verdict", () => {
+    expect(checkSimulatorLog(clean, healthy)).toMatchObject({ status: "pass", summary: 'no dropped points in the 4 log lines Docker keeps; last health check: "healthy: last successful write 812 ms ago"' });
+  });
+  test("points dropped (buffer full, retries exhausted): fail, counted", () => {
+    const log = `${clean}\n${line({ level: 50, points: 100, reason: "retry buffer full", points_dropped: 100, msg: "points dropped" })}\n${line({ level: 50, err: {}, attempt: 6, msg: "write failed for good" })}\n${line({ level: 50, points: 20, reason: "retries exhausted", points_dropped: 120, msg: "points dropped" })}`;
+    expect(checkSimulatorLog(log, healthy).summary).toBe('120 points dropped (2 "points dropped" lines); 1 "write failed for good" lines');
+  });
+  test("an earlier run of the container stopped with drops (its summary line is in the log): fail", () => {
+    const log = `${clean}\n${line({ points_generated: 10, points_written: 7, points_dropped: 3, shutdown_ms: 8000, msg: "simulator stopped" })}`;
+    expect(checkSimulatorLog(log, healthy).summary).toBe("an earlier run stopped with 3 points dropped");
+  });
+  test("unhealthy (no recent successful write): fail", () => {
+    const sick = container("unhealthy", "iot-dev-simulator", (c) => (c.State.Health.Log.at(-1).Output = "unhealthy: last successful write 95000 ms ago (limit 30000 ms)\n"));
+    expect(checkSimulatorLog(clean, sick).summary).toBe('last health check: "unhealthy: last successful write 95000 ms ago (limit 30000 ms)"');
+  });
+  test("nothing logged, or no container: fail", () => {
+    expect(checkSimulatorLog("", healthy).summary).toBe("no JSON log line at all (is it logging?)");
+    expect(checkSimulatorLog(clean, undefined).summary).toBe("the simulator container was not found");
+  });
+});
+
+describe("reading the stack's configuration", () => {
+  test("pulumi config --json over Pulumi.yaml's defaults; object values as JSON; secrets without a value left out", () => {
+    const merged = mergeConfig({ "secure-iot:simDevices": "5", "secure-iot:grafanaPort": "3000" }, JSON.stringify({
+      "secure-iot:simDevices": { value: "20", secret: false },
+      "secure-iot:grafanaExternalNames": { value: '["iot.local"]', objectValue: ["iot.local"], secret: false },
+      "secure-iot:grafanaAdminPassword": { secret: true },
+    }));
+    expect(merged).toEqual({ "secure-iot:simDevices": "20", "secure-iot:grafanaPort": "3000", "secure-iot:grafanaExternalNames": '["iot.local"]' });
+  });
+  test("arguments", () => {
+    expect(parseArgs([])).toEqual({ stack: "dev", json: false });
+    expect(parseArgs(["--stack", "prod", "--json"])).toEqual({ stack: "prod", json: true });
+    expect(() => parseArgs(["--fix"])).toThrow("unknown argument --fix");
+  });
+});
+
+describe("a whole run: stand-in pulumi and docker, a stand-in Grafana over real HTTPS", () => {
+  const PASSWORD = "correct-horse-battery-staple-0123456789";
+  let grafana: Server;
+  let url: string;
+  let caPem: string;
+  let acceptAnyPassword = false;
+  const seen: string[] = [];
+
+  beforeAll(async () => {
+    const ca = await makeCa("stack CA");
+    caPem = ca.certPem;
+    const cert = await ca.issue({ dns: ["localhost"], ips: ["127.0.0.1"] }, 90 * 24);
+    grafana = createHttpsServer({ cert: cert.certPem, key: cert.keyPem }, (req, res) => {
+      let body = "";
+      req.on("data", (c) => (body += c));
+      req.on("end", () => {
+        seen.push(`${req.method} ${req.url}`);
+        const authorized = acceptAnyPassword || req.headers.authorization === basicAuth("admin", PASSWORD);
+        res.setHeader("content-type", "application/json");
+        if (!authorized) {
+          res.statusCode = 401;
+          return res.end(JSON.stringify({ message: "Invalid username or password" }));
+        }
+        if (req.url === "/api/user") return res.end(JSON.stringify({ id: 1, login: "admin" }));
+        if (req.url === "/api/ds/query") {
+          const q = JSON.parse(body);
+          const now = Date.now();
+          return res.end(JSON.stringify({
+            results: Object.fromEntries(
+              q.queries.map((x: any) => [
+                x.refId,
+                x.refId === "devices"
+                  ? { status: 200, frames: [{ schema: { fields: [{ name: "_value", type: "number" }] }, data: { values: [[5]] } }] }
+                  : { status: 200, frames: [{ schema: { fields: [{ name: "_time", type: "time" }] }, data: { values: [[now - 2000]] } }] },
+              ]),
+            ),
+          }));
+        }
+        res.statusCode = 404;
+        res.end("{}");
+      });
+    });
+    await new Promise<void>((r) => grafana.listen(0, "127.0.0.1", () => r()));
+    url = `https://localhost:${(grafana.address() as AddressInfo).port}`;
+  });
+  afterAll(() => grafana.close());
+
+  function exec(inspects: Inspect[]): Exec {
+    return async (command, args) => {
+      const line = [command, ...args].join(" ");
+      if (line === "pulumi stack output --json --show-secrets --stack dev") {
+        return { status: 0, stderr: "", stdout: JSON.stringify({ grafanaUrl: url, grafanaAdminUser: "admin", grafanaAdminPassword: PASSWORD, caCertificatePem: caPem }) };
+      }
+      if (line === "pulumi config --json --stack dev") return { status: 0, stderr: "", stdout: JSON.stringify({ "secure-iot:simDevices": { value: "5", secret: false } }) };
+      if (line === "docker ps -a --format {{.Names}}") return { status: 0, stderr: "", stdout: `${inspects.map((c) => c.Name.slice(1)).join("\n")}\niot-dev2-grafana\niotet-x-iot-dev-simulator\n` };
+      if (command === "docker" && args[0] === "inspect") return { status: 0, stderr: "", stdout: JSON.stringify(inspects.filter((c) => args.includes(c.Name.slice(1)))) };
+      if (line === "docker logs iot-dev-simulator") return { status: 0, stderr: "", stdout: `${JSON.stringify({ level: 30, msg: "live" })}\n` };
+      return { status: 127, stdout: "", stderr: `unexpected: ${line}` };
+    };
+  }
+  const healthyStack = () => [
+    container("unhealthy", "iot-dev-influxdb", (c) => {
+      c.State.Health.Status = "healthy";
+    }),
+    container("loader", "iot-dev-grafana", (c) => {
+      c.State = recorded("healthy").State;
+      c.NetworkSettings.Ports = { "3000/tcp": [{ HostIp: "127.0.0.1", HostPort: "3000" }] };
+    }),
+    container("unhealthy", "iot-dev-simulator", (c) => {
+      c.State.Health.Status = "healthy";
+      HEALTHY_SIMULATOR(c);
+    }),
+    container("loader", "iot-dev-simulator-files-loader"),
+  ];
+
+  test("a healthy stack: every check passes, exit 0, a readable report and a JSON one; the wrong password is tried last", async () => {
+    seen.length = 0;
+    const run = await runVerify("dev", { exec: exec(healthyStack()), request, probeTls, now: () => new Date(), root: ROOT });
+    expect(run.results.map((r) => [r.name, r.status])).toEqual([
+      ["containers", "pass"],
+      ["published ports", "pass"],
+      ["grafana tls", "pass"],
+      ["grafana login", "pass"],
+      ["fresh data", "pass"],
+      ["simulator log", "pass"],
+    ]);
+    expect(run.exitCode).toBe(0);
+    const lines = run.report.split("\n");
+    expect(lines[0]).toBe(`verify stack dev (Grafana ${url})`);
+    expect(lines.at(-1)).toBe("6 passed, 0 failed, 0 skipped");
+    expect(run.json).toMatchObject({ stack: "dev", ok: true, counts: { pass: 6, fail: 0, skip: 0 } });
+    expect(seen).toEqual(["GET /api/user", "POST /api/ds/query", "GET /api/user"]);
+  });
+
+  test("a Grafana that takes any password, and a restarted simulator: those checks fail, exit 1", async () => {
+    acceptAnyPassword = true;
+    try {
+      const stack = healthyStack();
+      stack[2].RestartCount = 2;
+      const run = await runVerify("dev", { exec: exec(stack), request, probeTls, now: () => new Date(), root: ROOT });
+      expect(run.results.filter((r) => r.status === "fail").map((r) => r.name)).toEqual(["containers", "grafana login"]);
+      expect(run.exitCode).toBe(1);
+      expect(run.report).toContain("  FAIL  grafana login: a wrong password for admin was not refused with 401 (HTTP 200");
+    } finally {
+      acceptAnyPassword = false;
+    }
+  });
+
+  test("a stack that is not deployed: one failed check saying so, exit 1", async () => {
+    const notDeployed: Exec = async (command, args) =>
+      command === "pulumi" && args[0] === "stack"
+        ? { status: 255, stdout: "", stderr: "error: no stack named 'dev' found\n" }
+        : { status: 0, stdout: "{}", stderr: "" };
+    const run = await runVerify("dev", { exec: notDeployed, request, probeTls, now: () => new Date(), root: ROOT });
+    expect(run.results).toEqual([{ name: "stack", status: "fail", summary: "pulumi stack output failed: error: no stack named 'dev' found" }]);
+    expect(run.exitCode).toBe(1);
+  });
+});

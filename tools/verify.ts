@@ -1,0 +1,518 @@
+// npm run verify [-- --stack NAME] [-- --json]: checks a deployed stack from the outside, the way
+// an operator would, and says plainly what passed, what failed and what was not checked.
+//
+//   containers       every service container running, healthy and never restarted; file loaders
+//                    created and never started (docker inspect: State, State.Health, RestartCount)
+//   published ports  InfluxDB published only as influxPublishPort/influxHostPort say (by default
+//                    not at all), Grafana only on grafanaBindAddress:grafanaPort, the simulator not
+//                    at all (docker inspect: NetworkSettings.Ports)
+//   grafana tls      Grafana's certificate verifies against the stack's CA for the URL's host, and
+//                    is not inside its renewal window (certEarlyRenewalHours)
+//   grafana login    the admin credentials are accepted and a wrong password is refused (401)
+//   fresh data       every device wrote a reading within the window, read through Grafana's
+//                    datasource (POST /api/ds/query, datasource uid influxdb-iot, Flux)
+//   simulator log    no "points dropped" or "write failed for good" line in what Docker keeps of
+//                    the simulator's log, no "simulator stopped" summary with dropped points, and
+//                    the latest verdict of its health check (the health file: last successful
+//                    write recent)
+//
+// Run through scripts/verify.sh, which sets up the state backend, the passphrase and the Docker
+// endpoint exactly like npm run up (scripts/prereqs.sh). Each check's decision is a pure function
+// of what was read, tested on recorded answers (test/tools/verify.test.ts).
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { isIP } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import { ConfigError, loadSettings, type Settings } from "../settings";
+import { type CheckResult, configString, counts, exec as realExec, type Exec, formatReport, ROOT, stackFileConfig } from "./common";
+
+/** Grafana's provisioned InfluxDB datasource (components/grafana-provisioning.ts DATASOURCE_UID). */
+export const DATASOURCE_UID = "influxdb-iot";
+/** The measurement and a field every reading carries (the simulator's SIM_MEASUREMENT default; README, data schema). */
+export const MEASUREMENT = "environment";
+export const FIELD = "temperature_c";
+/** The services of a stack, by the suffix of their container name (iot-<stack>-<service>). */
+export const SERVICES = ["influxdb", "grafana", "simulator"] as const;
+/** Ports inside the containers (components/influxdb.ts, components/grafana.ts). */
+const INFLUX_PORT = "8086/tcp";
+const GRAFANA_PORT = "3000/tcp";
+
+// --- containers ----------------------------------------------------------------------------------
+
+/** The part of `docker inspect` the checks read. */
+export interface Inspect {
+  Name: string;
+  RestartCount: number;
+  State: {
+    Status: string;
+    Running: boolean;
+    Restarting: boolean;
+    OOMKilled?: boolean;
+    ExitCode?: number;
+    StartedAt: string;
+    Health?: { Status: string; FailingStreak?: number; Log?: Array<{ ExitCode: number; Output: string; End?: string }> };
+  };
+  NetworkSettings: { Ports?: Record<string, Array<{ HostIp: string; HostPort: string }> | null> | null };
+}
+
+const nameOf = (c: Inspect) => c.Name.replace(/^\//, "");
+const neverStarted = (c: Inspect) => c.State.StartedAt.startsWith("0001-01-01");
+
+export function lastHealthOutput(c: Inspect): string | undefined {
+  const log = c.State.Health?.Log ?? [];
+  return log.length > 0 ? log[log.length - 1].Output.trim() : undefined;
+}
+
+export function checkContainers(inspects: Inspect[], prefix: string): CheckResult {
+  const problems: string[] = [];
+  const fine: string[] = [];
+  const byName = new Map(inspects.map((c) => [nameOf(c), c]));
+  for (const service of SERVICES) {
+    const name = `${prefix}-${service}`;
+    const c = byName.get(name);
+    if (!c) {
+      problems.push(`${name}: no such container`);
+      continue;
+    }
+    const health = c.State.Health?.Status;
+    const wrong: string[] = [];
+    if (!c.State.Running) wrong.push(`not running (${c.State.Status}, exit code ${c.State.ExitCode ?? "?"})`);
+    if (c.State.Restarting) wrong.push("restarting");
+    if (c.State.OOMKilled) wrong.push("killed for running out of memory");
+    if (health !== "healthy") {
+      const output = lastHealthOutput(c);
+      wrong.push(health ? `health ${health}${output ? ` (last check: ${output})` : ""}` : "no health check");
+    }
+    if (c.RestartCount > 0) wrong.push(`restarted ${c.RestartCount} time${c.RestartCount === 1 ? "" : "s"} since it was created`);
+    if (wrong.length > 0) problems.push(`${name}: ${wrong.join("; ")}`);
+    else fine.push(`${name}: running, healthy, never restarted`);
+  }
+  let loaders = 0;
+  for (const c of inspects) {
+    const name = nameOf(c);
+    if (SERVICES.some((s) => name === `${prefix}-${s}`)) continue;
+    if (name.endsWith("-loader") && neverStarted(c) && !c.State.Running) {
+      loaders++;
+      continue;
+    }
+    problems.push(`${name}: ${name.endsWith("-loader") ? "a file loader that was started (loaders are only ever created)" : `not a container of the stack (${c.State.Status})`}`);
+  }
+  const loaderNote = `${loaders} file loader${loaders === 1 ? "" : "s"} created, never started`;
+  if (problems.length > 0) return { name: "containers", status: "fail", summary: problems.join("; "), details: fine };
+  return { name: "containers", status: "pass", summary: `${SERVICES.length} services running, healthy and never restarted; ${loaderNote}`, details: fine };
+}
+
+// --- published ports -----------------------------------------------------------------------------
+
+export type PortExpectation = Record<string, Array<{ port: string; hostIp: string; hostPort: string }>>;
+
+/** What the configuration says each service publishes (components/influxdb.ts, grafana.ts, simulator.ts). */
+export function expectedPorts(settings: Settings): PortExpectation {
+  const prefix = settings.namePrefix;
+  return {
+    [`${prefix}-influxdb`]: settings.influx.publishPort ? [{ port: INFLUX_PORT, hostIp: "127.0.0.1", hostPort: String(settings.influx.hostPort) }] : [],
+    [`${prefix}-grafana`]: [{ port: GRAFANA_PORT, hostIp: settings.grafana.bindAddress, hostPort: String(settings.grafana.port) }],
+    [`${prefix}-simulator`]: [],
+  };
+}
+
+const describePublished = (p: { port: string; hostIp: string; hostPort: string }) => `${p.port} on ${p.hostIp || "every address"}:${p.hostPort}`;
+
+export function checkPublishedPorts(inspects: Inspect[], expected: PortExpectation): CheckResult {
+  const problems: string[] = [];
+  const details: string[] = [];
+  for (const [name, wanted] of Object.entries(expected)) {
+    const c = inspects.find((i) => nameOf(i) === name);
+    if (!c) {
+      problems.push(`${name}: no such container`);
+      continue;
+    }
+    const actual = Object.entries(c.NetworkSettings.Ports ?? {}).flatMap(([port, bindings]) =>
+      (bindings ?? []).map((b) => ({ port, hostIp: b.HostIp, hostPort: b.HostPort })),
+    );
+    const key = (p: { port: string; hostIp: string; hostPort: string }) => `${p.port} ${p.hostIp} ${p.hostPort}`;
+    const extra = actual.filter((a) => !wanted.some((w) => key(w) === key(a)));
+    const missing = wanted.filter((w) => !actual.some((a) => key(w) === key(a)));
+    if (extra.length > 0) problems.push(`${name} is published beyond the configuration: ${extra.map(describePublished).join(", ")}`);
+    if (missing.length > 0) problems.push(`${name} is not published as configured: ${missing.map(describePublished).join(", ")} missing`);
+    details.push(`${name}: ${actual.length > 0 ? actual.map(describePublished).join(", ") : "nothing published"}`);
+  }
+  if (problems.length > 0) return { name: "published ports", status: "fail", summary: problems.join("; "), details };
+  return { name: "published ports", status: "pass", summary: "each service publishes exactly what the configuration says", details };
+}
+
+// --- Grafana's certificate -----------------------------------------------------------------------
+
+export interface TlsProbe {
+  /** the chain verifies against the given CA and the certificate names the host */
+  authorized: boolean;
+  authorizationError?: string;
+  validTo?: Date;
+  /** set when no TLS session could be made at all */
+  error?: string;
+}
+
+export function checkCertificate(probe: TlsProbe, url: string, earlyRenewalHours: number, now: Date): CheckResult {
+  const name = "grafana tls";
+  if (probe.error) return { name, status: "fail", summary: `no TLS session with ${url}: ${probe.error}` };
+  if (!probe.authorized) return { name, status: "fail", summary: `the certificate of ${url} does not verify against the stack's CA: ${probe.authorizationError}` };
+  if (!probe.validTo || Number.isNaN(probe.validTo.getTime())) return { name, status: "fail", summary: "the certificate's expiry could not be read" };
+  const hoursLeft = (probe.validTo.getTime() - now.getTime()) / 3_600_000;
+  const until = `valid until ${probe.validTo.toISOString()} (${Math.floor(hoursLeft)} h)`;
+  if (hoursLeft <= earlyRenewalHours) {
+    return { name, status: "fail", summary: `${until}: inside the renewal window of ${earlyRenewalHours} h; run npm run up to renew it` };
+  }
+  return { name, status: "pass", summary: `verifies against the stack's CA, ${until}, outside the renewal window of ${earlyRenewalHours} h` };
+}
+
+/** Opens a TLS session to the URL's host and port, trusting only `caPem`, and reads the peer certificate. */
+export function probeTls(url: string, caPem: string, timeoutMs = 10_000): Promise<TlsProbe> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const socket = tlsConnect({
+      host: u.hostname,
+      port: Number(u.port || 443),
+      ca: caPem,
+      servername: isIP(u.hostname) === 0 ? u.hostname : undefined,
+      rejectUnauthorized: false,
+      timeout: timeoutMs,
+    });
+    const done = (probe: TlsProbe) => {
+      socket.destroy();
+      resolve(probe);
+    };
+    socket.once("secureConnect", () => {
+      const cert = socket.getPeerCertificate();
+      done({
+        authorized: socket.authorized,
+        authorizationError: socket.authorizationError ? String(socket.authorizationError) : undefined,
+        validTo: cert?.valid_to ? new Date(cert.valid_to) : undefined,
+      });
+    });
+    socket.once("timeout", () => done({ authorized: false, error: `no answer within ${timeoutMs} ms` }));
+    socket.once("error", (error) => done({ authorized: false, error: error.message }));
+  });
+}
+
+// --- HTTP ----------------------------------------------------------------------------------------
+
+export interface HttpAnswer {
+  status: number;
+  body: string;
+}
+
+export type HttpRequest = (url: string, options: { method?: string; headers?: Record<string, string>; body?: string; ca?: string }) => Promise<HttpAnswer>;
+
+export const request: HttpRequest = (url, options) =>
+  new Promise((resolve, reject) => {
+    const send = url.startsWith("https:") ? httpsRequest : httpRequest;
+    const req = send(url, { method: options.method ?? "GET", headers: options.headers, ca: options.ca, timeout: 30_000 }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (chunk) => (body += chunk));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("timeout", () => req.destroy(new Error("no answer within 30 s")));
+    req.on("error", reject);
+    if (options.body) req.write(options.body);
+    req.end();
+  });
+
+export const basicAuth = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+
+const excerpt = (body: string) => body.replace(/\s+/g, " ").slice(0, 200);
+
+export function checkLogin(right: HttpAnswer, wrong: HttpAnswer | undefined, user: string): CheckResult {
+  const name = "grafana login";
+  if (right.status !== 200) {
+    const locked = /too many/i.test(right.body) ? " (Grafana's brute-force protection locks a user for 5 minutes after 5 failed logins: wait, then run again)" : "";
+    return { name, status: "fail", summary: `the admin credentials from the stack's outputs were refused (HTTP ${right.status}: ${excerpt(right.body)})${locked}` };
+  }
+  let login: unknown;
+  try {
+    login = JSON.parse(right.body).login;
+  } catch {
+    login = undefined;
+  }
+  if (login !== user) return { name, status: "fail", summary: `GET /api/user did not answer for ${user} (got ${excerpt(right.body)})` };
+  if (!wrong) return { name, status: "fail", summary: "a wrong password was not tried" };
+  if (wrong.status !== 401) return { name, status: "fail", summary: `a wrong password for ${user} was not refused with 401 (HTTP ${wrong.status}: ${excerpt(wrong.body)})` };
+  return { name, status: "pass", summary: `${user} signs in with the password from the stack's outputs; a wrong password is refused (401)` };
+}
+
+// --- fresh data ----------------------------------------------------------------------------------
+
+export function freshnessWindowMs(intervalMs: number): number {
+  return Math.max(120_000, 3 * intervalMs);
+}
+
+/** The two Flux queries: how many devices wrote in the window, and the newest reading's time. */
+export function freshDataQuery(bucket: string, windowMs: number, now: Date): Record<string, unknown> {
+  const seconds = Math.ceil(windowMs / 1000);
+  const base = `from(bucket: ${JSON.stringify(bucket)}) |> range(start: -${seconds}s) |> filter(fn: (r) => r._measurement == "${MEASUREMENT}" and r._field == "${FIELD}")`;
+  return {
+    from: String(now.getTime() - windowMs),
+    to: String(now.getTime()),
+    queries: [
+      { refId: "devices", datasource: { uid: DATASOURCE_UID }, query: `${base} |> group(columns: ["device"]) |> last() |> group() |> count()` },
+      { refId: "newest", datasource: { uid: DATASOURCE_UID }, query: `${base} |> group() |> keep(columns: ["_time"]) |> sort(columns: ["_time"], desc: true) |> limit(n: 1)` },
+    ],
+  };
+}
+
+interface Frame {
+  schema?: { fields?: Array<{ name?: string; type?: string }> };
+  data?: { values?: unknown[][] };
+}
+
+/** Every value of the fields that match, across the frames of one query's result. */
+function fieldValues(frames: Frame[], match: (field: { name?: string; type?: string }) => boolean): unknown[] {
+  const out: unknown[] = [];
+  for (const frame of frames) {
+    (frame.schema?.fields ?? []).forEach((field, index) => {
+      if (match(field)) out.push(...(frame.data?.values?.[index] ?? []));
+    });
+  }
+  return out;
+}
+
+export function checkFreshData(answer: HttpAnswer, expectedDevices: number, windowMs: number, now: Date): CheckResult {
+  const name = "fresh data";
+  let doc: any;
+  try {
+    doc = JSON.parse(answer.body);
+  } catch {
+    doc = undefined;
+  }
+  if (answer.status !== 200 || !doc?.results) {
+    return { name, status: "fail", summary: `Grafana's datasource query failed (HTTP ${answer.status}: ${excerpt(doc?.message ?? doc?.results?.devices?.error ?? answer.body)})` };
+  }
+  for (const refId of ["devices", "newest"]) {
+    const result = doc.results[refId];
+    if (!result) return { name, status: "fail", summary: `Grafana's answer has no result for the "${refId}" query` };
+    if (result.error) return { name, status: "fail", summary: `the "${refId}" query failed in the datasource: ${excerpt(String(result.error))}` };
+  }
+  const counted = fieldValues(doc.results.devices.frames ?? [], (f) => f.name === "_value").map(Number);
+  const devices = counted.length > 0 ? counted.reduce((a, b) => a + b, 0) : 0;
+  const times = fieldValues(doc.results.newest.frames ?? [], (f) => f.type === "time").map(Number).filter(Number.isFinite);
+  const seconds = Math.round(windowMs / 1000);
+  if (times.length === 0 || devices === 0) return { name, status: "fail", summary: `no reading in the last ${seconds} s` };
+  const ageMs = now.getTime() - Math.max(...times);
+  const newest = `newest reading ${Math.max(0, Math.round(ageMs / 1000))} s old`;
+  if (devices < expectedDevices) {
+    return { name, status: "fail", summary: `${devices} of ${expectedDevices} devices wrote in the last ${seconds} s (${newest})` };
+  }
+  if (devices > expectedDevices) {
+    return { name, status: "fail", summary: `${devices} devices wrote in the last ${seconds} s, but the stack runs ${expectedDevices}: data from elsewhere in the bucket?` };
+  }
+  return { name, status: "pass", summary: `all ${expectedDevices} devices wrote in the last ${seconds} s (${newest}), read through Grafana's datasource ${DATASOURCE_UID}` };
+}
+
+// --- the simulator's log -------------------------------------------------------------------------
+
+export function checkSimulatorLog(log: string, simulator: Inspect | undefined): CheckResult {
+  const name = "simulator log";
+  let lines = 0;
+  let dropped = 0;
+  let dropLines = 0;
+  let failedForGood = 0;
+  const stoppedWithDrops: number[] = [];
+  const fatal: string[] = [];
+  for (const raw of log.split("\n")) {
+    if (!raw.trim().startsWith("{")) continue;
+    let entry: any;
+    try {
+      entry = JSON.parse(raw);
+    } catch {
+      continue;
+    }
+    lines++;
+    if (entry.msg === "points dropped") {
+      dropLines++;
+      dropped += Number(entry.points) || 0;
+    } else if (entry.msg === "write failed for good") failedForGood++;
+    else if (entry.msg === "simulator stopped" && Number(entry.points_dropped) > 0) stoppedWithDrops.push(Number(entry.points_dropped));
+    if (Number(entry.level) >= 60) fatal.push(String(entry.msg));
+  }
+  const health = simulator ? lastHealthOutput(simulator) : undefined;
+  const healthNote = health ? `last health check: "${health}"` : "no health check result yet";
+  const problems: string[] = [];
+  if (dropLines > 0) problems.push(`${dropped} points dropped (${dropLines} "points dropped" lines)`);
+  if (failedForGood > 0) problems.push(`${failedForGood} "write failed for good" lines`);
+  if (stoppedWithDrops.length > 0) problems.push(`an earlier run stopped with ${stoppedWithDrops.join(", ")} points dropped`);
+  if (fatal.length > 0) problems.push(`fatal: ${fatal.join("; ")}`);
+  if (!simulator) problems.push("the simulator container was not found");
+  else if (!health?.startsWith("healthy:")) problems.push(healthNote);
+  if (lines === 0) problems.push("no JSON log line at all (is it logging?)");
+  if (problems.length > 0) return { name, status: "fail", summary: problems.join("; ") };
+  return { name, status: "pass", summary: `no dropped points in the ${lines} log lines Docker keeps; ${healthNote}` };
+}
+
+// --- reading the stack ---------------------------------------------------------------------------
+
+export interface StackOutputs {
+  grafanaUrl: string;
+  grafanaAdminUser: string;
+  grafanaAdminPassword: string;
+  caCertificatePem?: string;
+}
+
+/** `pulumi config --json` (without secrets: none is needed here) over Pulumi.yaml's defaults. */
+export function mergeConfig(defaults: Record<string, string>, pulumiConfigJson: string): Record<string, string> {
+  const merged = { ...defaults };
+  for (const [key, entry] of Object.entries<any>(JSON.parse(pulumiConfigJson))) {
+    if (entry?.objectValue !== undefined) merged[key] = configString(entry.objectValue);
+    else if (typeof entry?.value === "string") merged[key] = entry.value;
+  }
+  return merged;
+}
+
+export async function readStack(stack: string, run: Exec, root: string): Promise<{ settings: Settings; outputs: StackOutputs }> {
+  const outputs = await run("pulumi", ["stack", "output", "--json", "--show-secrets", "--stack", stack], { cwd: root, timeoutMs: 120_000 });
+  if (outputs.status !== 0) throw new Error(`pulumi stack output failed: ${(outputs.error ?? outputs.stderr).trim()}`);
+  const config = await run("pulumi", ["config", "--json", "--stack", stack], { cwd: root, timeoutMs: 120_000 });
+  if (config.status !== 0) throw new Error(`pulumi config failed: ${(config.error ?? config.stderr).trim()}`);
+  const project = Object.fromEntries(Object.entries(stackFileConfig(stack, root)).filter(([k]) => k.startsWith("secure-iot:")));
+  let settings: Settings;
+  try {
+    settings = loadSettings(mergeConfig(project, config.stdout), stack);
+  } catch (error) {
+    throw new Error(error instanceof ConfigError ? error.message : `cannot read the stack's configuration: ${(error as Error).message}`);
+  }
+  const o = JSON.parse(outputs.stdout);
+  for (const key of ["grafanaUrl", "grafanaAdminUser", "grafanaAdminPassword"]) {
+    if (typeof o[key] !== "string" || o[key] === "") throw new Error(`the stack has no output ${key}: is it deployed (npm run up -- --stack ${stack})?`);
+  }
+  return { settings, outputs: o as StackOutputs };
+}
+
+// --- the run -------------------------------------------------------------------------------------
+
+export interface VerifyDeps {
+  exec: Exec;
+  request: HttpRequest;
+  probeTls: (url: string, caPem: string) => Promise<TlsProbe>;
+  now: () => Date;
+  root: string;
+}
+
+export interface VerifyRun {
+  stack: string;
+  results: CheckResult[];
+  exitCode: number;
+  report: string;
+  json: Record<string, unknown>;
+}
+
+function finish(stack: string, grafanaUrl: string | undefined, results: CheckResult[]): VerifyRun {
+  const c = counts(results);
+  const exitCode = c.fail > 0 || results.length === 0 ? 1 : 0;
+  return {
+    stack,
+    results,
+    exitCode,
+    report: formatReport(`verify stack ${stack}${grafanaUrl ? ` (Grafana ${grafanaUrl})` : ""}`, results),
+    json: { stack, grafanaUrl: grafanaUrl ?? null, ok: exitCode === 0, counts: c, checks: results },
+  };
+}
+
+export async function runVerify(stack: string, deps: VerifyDeps): Promise<VerifyRun> {
+  let settings: Settings;
+  let outputs: StackOutputs;
+  try {
+    ({ settings, outputs } = await readStack(stack, deps.exec, deps.root));
+  } catch (error) {
+    return finish(stack, undefined, [{ name: "stack", status: "fail", summary: (error as Error).message }]);
+  }
+  const results: CheckResult[] = [];
+  const prefix = settings.namePrefix;
+
+  // Docker: the stack's containers (names start with iot-<stack>-), inspected.
+  const listed = await deps.exec("docker", ["ps", "-a", "--format", "{{.Names}}"], { timeoutMs: 60_000 });
+  let inspects: Inspect[] = [];
+  if (listed.status !== 0) {
+    const why = `docker ps failed: ${(listed.error ?? listed.stderr).trim()}`;
+    results.push({ name: "containers", status: "fail", summary: why }, { name: "published ports", status: "fail", summary: why });
+  } else {
+    const names = listed.stdout.split("\n").map((n) => n.trim()).filter((n) => n.startsWith(`${prefix}-`));
+    const inspected = names.length > 0 ? await deps.exec("docker", ["inspect", ...names], { timeoutMs: 60_000 }) : { status: 0, stdout: "[]", stderr: "" };
+    if (inspected.status !== 0) {
+      const why = `docker inspect failed: ${(inspected.stderr || "").trim()}`;
+      results.push({ name: "containers", status: "fail", summary: why }, { name: "published ports", status: "fail", summary: why });
+    } else {
+      inspects = JSON.parse(inspected.stdout);
+      results.push(checkContainers(inspects, prefix), checkPublishedPorts(inspects, expectedPorts(settings)));
+    }
+  }
+
+  // Grafana over HTTPS, trusting the stack's CA only.
+  const url = outputs.grafanaUrl.replace(/\/$/, "");
+  const ca = outputs.caCertificatePem;
+  if (!settings.tls.enabled) {
+    results.push({ name: "grafana tls", status: "skip", summary: "not checked: TLS is off in this stack (tlsEnabled=false with allowPlaintext=true)" });
+  } else if (!ca) {
+    results.push({ name: "grafana tls", status: "fail", summary: "the stack has no caCertificatePem output" });
+  } else {
+    results.push(checkCertificate(await deps.probeTls(url, ca), url, settings.tls.earlyRenewalHours, deps.now()));
+  }
+
+  const user = outputs.grafanaAdminUser;
+  const ask = async (path: string, init: { method?: string; headers?: Record<string, string>; body?: string }): Promise<HttpAnswer> => {
+    try {
+      return await deps.request(`${url}${path}`, { ...init, ca });
+    } catch (error) {
+      return { status: 0, body: `no answer: ${(error as Error).message}` };
+    }
+  };
+  const auth = { authorization: basicAuth(user, outputs.grafanaAdminPassword) };
+  const right = await ask("/api/user", { headers: auth });
+
+  const windowMs = freshnessWindowMs(settings.simulator.intervalMs);
+  const now = deps.now();
+  const data = await ask("/api/ds/query", {
+    method: "POST",
+    headers: { ...auth, "content-type": "application/json" },
+    body: JSON.stringify(freshDataQuery(settings.influx.bucket, windowMs, now)),
+  });
+
+  // Last, so that the one failed login it records comes after every authenticated request.
+  const wrong = right.status === 200 ? await ask("/api/user", { headers: { authorization: basicAuth(user, `${outputs.grafanaAdminPassword}-wrong`) } }) : undefined;
+  results.push(checkLogin(right, wrong, user), checkFreshData(data, settings.simulator.devices, windowMs, now));
+
+  // The simulator's log, as Docker keeps it (json-file, rotated by logMaxSize/logMaxFiles).
+  const simulatorName = `${prefix}-simulator`;
+  const simulator = inspects.find((c) => nameOf(c) === simulatorName);
+  const logs = simulator ? await deps.exec("docker", ["logs", simulatorName], { timeoutMs: 120_000 }) : undefined;
+  if (logs && logs.status !== 0) results.push({ name: "simulator log", status: "fail", summary: `docker logs failed: ${(logs.error ?? logs.stderr).trim()}` });
+  else results.push(checkSimulatorLog(logs ? `${logs.stdout}\n${logs.stderr}` : "", simulator));
+
+  return finish(stack, url, results);
+}
+
+export function parseArgs(argv: string[]): { stack: string; json: boolean } {
+  const options = { stack: "dev", json: false };
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--stack") {
+      const v = argv[++i];
+      if (!v) throw new Error("--stack needs a value");
+      options.stack = v;
+    } else if (argv[i] === "--json") options.json = true;
+    else throw new Error(`unknown argument ${argv[i]}`);
+  }
+  return options;
+}
+
+async function main(): Promise<number> {
+  let options;
+  try {
+    options = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    console.error(`verify: ${(error as Error).message}\nusage: npm run verify [-- --stack NAME] [-- --json]`);
+    return 2;
+  }
+  const run = await runVerify(options.stack, { exec: realExec, request, probeTls, now: () => new Date(), root: ROOT });
+  console.log(options.json ? JSON.stringify(run.json, null, 2) : run.report);
+  return run.exitCode;
+}
+
+if (require.main === module) void main().then((code) => process.exit(code));
