@@ -2,7 +2,7 @@
 // readings arrive and that Grafana answers over verified TLS, then destroys it and checks nothing
 // is left. Written for machines with Docker and the Pulumi CLI; elsewhere it is skipped, and the
 // reason is printed (a skip is not a pass).
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { request } from "node:https";
@@ -71,13 +71,15 @@ suite("a real deployment", () => {
   let stack: Stack;
   let outputs: Record<string, { value: unknown }>;
   let influxPort: number;
+  /** The stack's backend and passphrase, for the CLI steps (npm run verify) too. */
+  const stackEnv = { PULUMI_BACKEND_URL: `file://${mkdtempSync(join(tmpdir(), "e2e-state-"))}`, PULUMI_CONFIG_PASSPHRASE: randomBytes(16).toString("hex") };
 
   beforeAll(async () => {
     const grafanaPort = await freePort();
     influxPort = await freePort();
     stack = await LocalWorkspace.createOrSelectStack(
       { stackName, workDir: ROOT },
-      { envVars: { PULUMI_BACKEND_URL: `file://${mkdtempSync(join(tmpdir(), "e2e-state-"))}`, PULUMI_CONFIG_PASSPHRASE: randomBytes(16).toString("hex") } },
+      { envVars: stackEnv },
     );
     await stack.setAllConfig({
       "secure-iot:simDevices": { value: "20" },
@@ -86,7 +88,8 @@ suite("a real deployment", () => {
       "secure-iot:influxPublishPort": { value: "true" },
       "secure-iot:influxHostPort": { value: String(influxPort) },
     });
-    const result = await stack.up({ onOutput: (line) => process.stdout.write(line) });
+    // With the policy pack, as npm run up applies it.
+    const result = await stack.up({ onOutput: (line) => process.stdout.write(line), policyPacks: [join(ROOT, "policy")] });
     outputs = result.outputs;
   });
 
@@ -125,6 +128,26 @@ suite("a real deployment", () => {
     expect(anonymous.status).toBe(401);
   });
 
+  test("npm run verify passes against the deployed stack (every check, none skipped)", () => {
+    const verify = spawnSync("npm", ["run", "--silent", "verify", "--", "--stack", stackName, "--json"], {
+      cwd: ROOT,
+      env: { ...process.env, ...stackEnv },
+      encoding: "utf8",
+      timeout: 5 * 60_000,
+    });
+    if (verify.status !== 0) process.stdout.write(`${verify.stdout}\n${verify.stderr}\n`);
+    expect(verify.status).toBe(0);
+    const report = JSON.parse(verify.stdout);
+    expect(report.checks.map((c: { name: string; status: string }) => [c.name, c.status])).toEqual([
+      ["containers", "pass"],
+      ["published ports", "pass"],
+      ["grafana tls", "pass"],
+      ["grafana login", "pass"],
+      ["fresh data", "pass"],
+      ["simulator log", "pass"],
+    ]);
+  });
+
   test("the scoped tokens: the simulator's token cannot read, Grafana's cannot write", async () => {
     const container = `iot-${stackName}-influxdb`;
     const readToken = (who: string) =>
@@ -140,7 +163,7 @@ suite("a real deployment", () => {
   });
 
   test("a second `up` with no change in config or source changes nothing", async () => {
-    const again = await stack.up({ onOutput: (line) => process.stdout.write(line) });
+    const again = await stack.up({ onOutput: (line) => process.stdout.write(line), policyPacks: [join(ROOT, "policy")] });
     const changes = Object.entries(again.summary.resourceChanges ?? {}).filter(([kind, count]) => kind !== "same" && (count ?? 0) > 0);
     expect(changes).toEqual([]);
   });
