@@ -113,6 +113,7 @@ describe("the dev program under mocks, through the running pack", () => {
     ["running as root", "simulator-container", (i: any) => ({ ...i, user: "0:0" }), "container-not-root"],
     ["a capability added back", "influxdb-container", (i: any) => ({ ...i, capabilities: { drops: ["ALL"], adds: ["CAP_SYS_ADMIN"] } }), "container-drop-all-capabilities"],
     ["privileged", "grafana-container", (i: any) => ({ ...i, privileged: true }), "container-no-privileged-or-host-namespaces"],
+    ["seccomp off", "influxdb-container", (i: any) => ({ ...i, securityOpts: [...i.securityOpts, "seccomp=unconfined"] }), "container-keeps-engine-confinement"],
     ["the Docker socket mounted", "simulator-container", (i: any) => ({ ...i, mounts: [...i.mounts, { type: "bind", source: "/var/run/docker.sock", target: "/var/run/docker.sock" }] }), "container-no-host-paths"],
     ["no memory limit", "influxdb-container", (i: any) => ({ ...i, memory: undefined, memorySwap: undefined }), "container-resource-limits"],
     ["not health-gated", "grafana-container", (i: any) => ({ ...i, wait: false }), "container-health-gated"],

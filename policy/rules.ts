@@ -64,6 +64,16 @@ export const policies: ResourceValidationPolicy[] = [
     { includeLoaders: true },
   ),
   containerRule(
+    "container-keeps-engine-confinement",
+    "The engine's default seccomp and AppArmor profiles and SELinux labels stay on (never unconfined or disabled).",
+    (p, report) => {
+      for (const opt of (p.securityOpts ?? []) as string[]) {
+        if (/^(seccomp|apparmor)[=:]unconfined$/i.test(opt) || /^label[=:]disable$/i.test(opt)) report(`securityOpts turns confinement off: "${opt}"`);
+      }
+    },
+    { includeLoaders: true },
+  ),
+  containerRule(
     "container-no-privileged-or-host-namespaces",
     "No privileged mode, no host network, PID, IPC or user namespace.",
     (p, report) => {
