@@ -75,7 +75,8 @@ export function tierStatus(): TierStatus {
 
 /**
  * Prints the skip line once per jest run: every test file of the tier asks, in one process or in
- * several workers, all children of the same jest process.
+ * several workers, all children of the same jest process. Written to stderr directly: jest drops
+ * the console output of a test file whose tests are all skipped when files run in workers.
  */
 function warnOnce(reason: string): void {
   // A jest worker is a forked child (it has an IPC channel) of the jest process; in band, the test
@@ -87,7 +88,7 @@ function warnOnce(reason: string): void {
   } catch {
     if (existsSync(marker)) return;
   }
-  console.warn(`influxdb tier SKIPPED (not passed): ${reason}`);
+  process.stderr.write(`influxdb tier SKIPPED (not passed): ${reason}\n`);
 }
 
 /** A suite of the tier: declared normally when the binaries are there, skipped (with the reason printed) when not. */
