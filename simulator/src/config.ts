@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseDuration } from "./duration";
+import { DEFAULT_MEASUREMENT, METRICS_MEASUREMENT } from "./schema";
 
 /** Thrown for any invalid setting; main() turns it into exit code 2. */
 export class ConfigError extends Error {
@@ -43,6 +44,8 @@ export interface SimulatorConfig {
   shutdownTimeoutMs: number;
   healthFile: string;
   healthMaxAgeMs: number;
+  /** how often the simulator writes its own counters (measurement METRICS_MEASUREMENT); 0: never */
+  metricsIntervalMs: number;
   faults: { spikeRate: number; stuckRate: number; dropoutRate: number };
 }
 
@@ -116,7 +119,8 @@ const envSchema = z.object({
   SIM_MEASUREMENT: z
     .string()
     .refine((v) => TAG_SAFE.test(v), { message: "SIM_MEASUREMENT must be 1-64 characters of A-Z a-z 0-9 _ . -" })
-    .default("environment"),
+    .refine((v) => v !== METRICS_MEASUREMENT, { message: `SIM_MEASUREMENT must not be "${METRICS_MEASUREMENT}", the measurement of the simulator's own counters` })
+    .default(DEFAULT_MEASUREMENT),
   SIM_SEED: integer("SIM_SEED", 0, 4_294_967_295).default(1),
   SIM_BACKFILL: duration("SIM_BACKFILL").optional(),
   SIM_EXIT_AFTER_BACKFILL: boolean("SIM_EXIT_AFTER_BACKFILL").default(false),
@@ -136,6 +140,9 @@ const envSchema = z.object({
   SIM_SHUTDOWN_TIMEOUT_MS: integer("SIM_SHUTDOWN_TIMEOUT_MS", 100, 600_000).default(8000),
   SIM_HEALTH_FILE: z.string().min(1, { message: "SIM_HEALTH_FILE must be a file path" }).default("/tmp/simulator-health.json"),
   SIM_HEALTH_MAX_AGE_MS: integer("SIM_HEALTH_MAX_AGE_MS", 1000, 86_400_000).optional(),
+  SIM_METRICS_INTERVAL_MS: integer("SIM_METRICS_INTERVAL_MS", 0, 3_600_000)
+    .refine((v) => v === 0 || v >= 100, { message: "SIM_METRICS_INTERVAL_MS must be 0 (no metrics) or an integer from 100 to 3600000" })
+    .default(10_000),
   SIM_FAULT_SPIKE_RATE: rate("SIM_FAULT_SPIKE_RATE").default(0.001),
   SIM_FAULT_STUCK_RATE: rate("SIM_FAULT_STUCK_RATE").default(0.0005),
   SIM_FAULT_DROPOUT_RATE: rate("SIM_FAULT_DROPOUT_RATE").default(0.0005),
@@ -234,6 +241,7 @@ export function loadConfig(env: Env): SimulatorConfig {
     shutdownTimeoutMs: v.SIM_SHUTDOWN_TIMEOUT_MS,
     healthFile: v.SIM_HEALTH_FILE,
     healthMaxAgeMs: v.SIM_HEALTH_MAX_AGE_MS ?? Math.max(3 * v.SIM_INTERVAL_MS, 30_000),
+    metricsIntervalMs: v.SIM_METRICS_INTERVAL_MS,
     faults: {
       spikeRate: v.SIM_FAULT_SPIKE_RATE,
       stuckRate: v.SIM_FAULT_STUCK_RATE,

@@ -1,4 +1,9 @@
+import type { READING_TAGS, ReadingField } from "./schema";
 import type { Reading } from "./signal-model";
+
+// Field and tag names are checked against schema.ts at compile time: a renamed field fails here.
+const field = (name: ReadingField) => name;
+const tag = (name: (typeof READING_TAGS)[number]) => name;
 
 const NEWLINE = 10;
 const MINUS = 45;
@@ -23,10 +28,10 @@ export class LineEncoder {
   lines = 0;
   private readonly head: Uint8Array;
   private readonly siteAndFirstField: Uint8Array;
-  private readonly humidity = ascii(",humidity_pct=");
-  private readonly pressure = ascii(",pressure_hpa=");
-  private readonly battery = ascii(",battery_pct=");
-  private readonly rssi = ascii(",rssi_dbm=");
+  private readonly humidity = ascii(`,${field("humidity_pct")}=`);
+  private readonly pressure = ascii(`,${field("pressure_hpa")}=`);
+  private readonly battery = ascii(`,${field("battery_pct")}=`);
+  private readonly rssi = ascii(`,${field("rssi_dbm")}=`);
   private readonly integerSuffix = ascii("i ");
 
   constructor(
@@ -36,8 +41,8 @@ export class LineEncoder {
     private readonly deviceDigits: number,
     initialBytes = 64 * 1024,
   ) {
-    this.head = ascii(`${measurement},device=dev-`);
-    this.siteAndFirstField = ascii(`,site=${site} temperature_c=`);
+    this.head = ascii(`${measurement},${tag("device")}=dev-`);
+    this.siteAndFirstField = ascii(`,${tag("site")}=${site} ${field("temperature_c")}=`);
     this.buffer = new Uint8Array(initialBytes);
   }
 

@@ -3,6 +3,7 @@ import pino from "pino";
 import { ConfigError, loadConfig } from "./config";
 import { Fleet } from "./fleet";
 import { HealthFile } from "./health";
+import { MetricsReporter } from "./metrics";
 import { checkServer } from "./server-check";
 import { Simulator } from "./simulator";
 import { InfluxWriter } from "./writer";
@@ -45,6 +46,7 @@ async function main(): Promise<number> {
       site: config.site,
       seed: config.seed,
       backfill_ms: config.backfillMs,
+      metrics_interval_ms: config.metricsIntervalMs,
       buffer_lines: config.bufferLines,
       max_inflight_lines: config.maxInflightLines,
       ca: config.caPem ? "INFLUX_CA_FILE" : "system store",
@@ -56,6 +58,8 @@ async function main(): Promise<number> {
   const fleet = new Fleet(config);
   const simulator = new Simulator(config, fleet, writer, log);
   const health = new HealthFile(config.healthFile, () => writer.lastSuccessAt);
+  // the simulator's own counters, on the same write path, counted apart from the readings
+  const metrics = new MetricsReporter(config.site, config.metricsIntervalMs, writer);
 
   // SIGTERM/SIGINT: stop generating, abort the startup probe if it is still running, and finish
   // within the shutdown timeout counted from the signal, whatever the server does.
@@ -79,20 +83,26 @@ async function main(): Promise<number> {
   }
   if (stopRequestedAt !== undefined) {
     // nothing was generated yet; the writer has nothing in flight
-    log.info({ ...writer.counters, shutdown_ms: Date.now() - stopRequestedAt }, "simulator stopped");
+    log.info({ ...writer.counters, ...writer.metricsCounters, shutdown_ms: Date.now() - stopRequestedAt }, "simulator stopped");
     return 0;
   }
 
   const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
   eventLoopDelay.enable();
   health.start();
+  metrics.start();
   await simulator.run();
+  // no new metrics line once the shutdown began: the drain sends what is already handed over
+  metrics.stop();
   // from the signal, or from the end of the backfill when SIM_EXIT_AFTER_BACKFILL ends the run
   const shutdownStarted = stopRequestedAt ?? Date.now();
   await writer.drain(shutdownStarted + config.shutdownTimeoutMs);
   health.stop();
   eventLoopDelay.disable();
-  log.info({ ...writer.counters, shutdown_ms: Date.now() - shutdownStarted, ...resourceUsage(eventLoopDelay.percentile(99)) }, "simulator stopped");
+  log.info(
+    { ...writer.counters, ...writer.metricsCounters, shutdown_ms: Date.now() - shutdownStarted, ...resourceUsage(eventLoopDelay.percentile(99)) },
+    "simulator stopped",
+  );
   return 0;
 }
 

@@ -1,4 +1,5 @@
 import { next, normal, seedStream, uniform } from "./random";
+import type { ReadingField } from "./schema";
 
 export interface FaultRates {
   /** probability per reading of a temperature spike */
@@ -9,13 +10,8 @@ export interface FaultRates {
   dropoutRate: number;
 }
 
-export interface Reading {
-  temperature_c: number;
-  humidity_pct: number;
-  pressure_hpa: number;
-  battery_pct: number;
-  rssi_dbm: number;
-}
+/** One reading: a number for each field of the schema (schema.ts), no more, no less. */
+export type Reading = Record<ReadingField, number>;
 
 // Local bindings: see random.ts.
 const sin = Math.sin;

@@ -5,6 +5,8 @@ import type { SimulatorConfig } from "./config";
 import { describeError } from "./errors";
 import type { Chunk } from "./fleet";
 import { countLines } from "./line-encoder";
+import type { MetricsSource } from "./metrics";
+import type { MetricsField } from "./schema";
 
 /**
  * Lines per record handed to the WriteApi. The client treats a record as opaque text and joins
@@ -24,6 +26,19 @@ export interface WriteCounters {
   points_dropped: number;
 }
 
+/** The simulator's own metrics lines, counted apart from the readings (schema.ts). */
+export interface MetricsCounters {
+  metrics_generated: number;
+  metrics_written: number;
+  metrics_dropped: number;
+}
+
+/**
+ * Metrics lines the metrics channel keeps for retries while InfluxDB is away: at the default
+ * interval (10 s) more than two hours of them, a few hundred kilobytes at most.
+ */
+const METRICS_BUFFER_LINES = 1000;
+
 /** How often repeated transient write failures are logged (the counters are always exact). */
 const WARN_EVERY_MS = 5000;
 
@@ -41,13 +56,24 @@ export function abortReserveMs(shutdownTimeoutMs: number): number {
  * exact counters, a cap on what is in flight (it has no backpressure of its own), a log line for
  * every point it gives up on (4xx other than 429, retries exhausted, retry buffer full), and a
  * shutdown that ends by its deadline, aborting requests the server does not answer in time.
+ *
+ * The simulator's own metrics lines go through a second WriteApi of the same client (same
+ * transport, token, bucket, TLS, retries, shutdown), with counters of their own: the readings'
+ * counters and cap never include them, so points_generated = points_written + points_dropped
+ * (+ in flight) holds for readings exactly as before.
  */
-export class InfluxWriter {
+export class InfluxWriter implements MetricsSource {
   private readonly api: WriteApi;
   private readonly transport: AbortableTransport;
   private generated = 0;
   private written = 0;
   private dropped = 0;
+  /** failed requests (readings or metrics) the client retries */
+  private retries = 0;
+  private readonly metricsApi: WriteApi;
+  private metricsGenerated = 0;
+  private metricsWritten = 0;
+  private metricsDropped = 0;
   private lastWarnAt = 0;
   private suppressedWarnings = 0;
   private waiters: Array<() => void> = [];
@@ -97,15 +123,60 @@ export class InfluxWriter {
       writeFailed: (error, records, attempt) => this.onFailed(error, pointsIn(records), attempt, maxRetries),
       writeRetrySkipped: (entry) => this.onDropped(pointsIn(entry.lines), "retry buffer full: oldest lines evicted"),
     });
+    this.metricsApi = influx.getWriteApi(config.org, config.bucket, "ms", {
+      // one line every metrics interval: sent at once, never waiting for a batch to fill
+      batchSize: 1,
+      flushInterval: config.flushIntervalMs,
+      maxBufferLines: METRICS_BUFFER_LINES,
+      maxRetries,
+      maxRetryTime: config.maxRetryTimeMs,
+      minRetryDelay: config.retryMinMs,
+      maxRetryDelay: config.retryMaxMs,
+      retryJitter: config.retryJitterMs,
+      exponentialBase: 2,
+      writeSuccess: (records) => this.onMetricsWritten(pointsIn(records)),
+      writeFailed: (error, records, attempt) => this.onMetricsFailed(error, pointsIn(records), attempt, maxRetries),
+      writeRetrySkipped: (entry) => this.onMetricsDropped(pointsIn(entry.lines), "retry buffer full: oldest lines evicted"),
+    });
   }
 
   get counters(): WriteCounters {
     return { points_generated: this.generated, points_written: this.written, points_dropped: this.dropped };
   }
 
+  get metricsCounters(): MetricsCounters {
+    return { metrics_generated: this.metricsGenerated, metrics_written: this.metricsWritten, metrics_dropped: this.metricsDropped };
+  }
+
   /** Points handed to the client and not yet written or given up on. */
   get inflight(): number {
     return this.generated - this.written - this.dropped;
+  }
+
+  /** Metrics lines handed to the client and not yet written or given up on. */
+  get metricsInflight(): number {
+    return this.metricsGenerated - this.metricsWritten - this.metricsDropped;
+  }
+
+  /** The values of a metrics line (schema.ts): the counters as they stand now. */
+  metricsValues(): Record<MetricsField, number> {
+    return {
+      points_generated: this.generated,
+      points_written: this.written,
+      points_dropped: this.dropped,
+      write_retries: this.retries,
+      buffer_lines: this.inflight,
+      buffer_capacity_lines: this.config.maxInflightLines,
+      metrics_written: this.metricsWritten,
+      metrics_dropped: this.metricsDropped,
+    };
+  }
+
+  /** Hands one metrics line to the metrics channel; ignored once the writer is closed (counted nowhere, never generated). */
+  writeMetrics(line: string): void {
+    if (this.closed) return;
+    this.metricsGenerated++;
+    this.metricsApi.writeRecord(line);
   }
 
   /** Hands a chunk (one record) to the client. */
@@ -141,21 +212,24 @@ export class InfluxWriter {
    */
   async drain(deadline: number): Promise<void> {
     const flushUntil = deadline - abortReserveMs(this.config.shutdownTimeoutMs);
-    while (this.inflight > 0 && Date.now() < flushUntil) {
+    while ((this.inflight > 0 || this.metricsInflight > 0) && Date.now() < flushUntil) {
       // Waited on until flushUntil at most: a request the server never answers must not hold the
       // shutdown (the client itself would wait for the request timeout).
-      await settledOrAt(this.api.flush(true), flushUntil);
-      if (this.inflight === 0) break;
+      await settledOrAt(Promise.allSettled([this.api.flush(true), this.metricsApi.flush(true)]), flushUntil);
+      if (this.inflight === 0 && this.metricsInflight === 0) break;
       await this.waitForProgress(Math.min(250, Math.max(0, flushUntil - Date.now())));
     }
     this.closed = true;
-    // Stops the client's flush timer and retry buffer: nothing new is sent.
+    // Stops the client's flush timers and retry buffers: nothing new is sent.
     this.api.dispose();
+    this.metricsApi.dispose();
     // Each aborted request reports through writeFailed, which counts its points as dropped.
     this.transport.abort();
     await this.transport.whenIdle(deadline);
     const remaining = this.inflight;
     if (remaining > 0) this.onDropped(remaining, "shutdown timeout: still unsent");
+    const remainingMetrics = this.metricsInflight;
+    if (remainingMetrics > 0) this.onMetricsDropped(remainingMetrics, "shutdown timeout: still unsent");
     this.settled = true;
     this.wake();
   }
@@ -205,6 +279,7 @@ export class InfluxWriter {
       this.onDropped(count, reason);
       return;
     }
+    this.retries++;
     const now = Date.now();
     if (now - this.lastWarnAt >= WARN_EVERY_MS) {
       this.log.warn(
@@ -216,6 +291,37 @@ export class InfluxWriter {
     } else {
       this.suppressedWarnings++;
     }
+  }
+
+  private onMetricsWritten(count: number): void {
+    if (this.settled) return;
+    this.metricsWritten += count;
+    this.wake();
+  }
+
+  /** Logged apart from "points dropped", whose sum is the readings' points_dropped. */
+  private onMetricsDropped(count: number, reason: string): void {
+    if (this.settled) return;
+    this.metricsDropped += count;
+    this.log.error({ lines: count, reason, metrics_dropped: this.metricsDropped }, "metrics lines dropped");
+    this.wake();
+  }
+
+  /** The same decision as onFailed, for the metrics channel. */
+  private onMetricsFailed(error: Error, count: number, attempt: number, maxRetries: number): void {
+    if (this.settled) return;
+    if (this.transport.aborted) {
+      this.onMetricsDropped(count, "shutdown timeout: request in flight aborted");
+      return;
+    }
+    const clientError = error instanceof HttpError && error.statusCode < 429;
+    const expired = error.message === "Max retry time exceeded.";
+    if (this.closed || clientError || expired || attempt > maxRetries) {
+      this.onMetricsDropped(count, clientError ? `rejected by server (HTTP ${(error as HttpError).statusCode}): not retryable` : expired ? "retry time exceeded" : "retries exhausted");
+      return;
+    }
+    // the readings' retries log the outage (rate-limited); a metrics retry is only counted
+    this.retries++;
   }
 
   private wake(): void {

@@ -6,6 +6,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from "node:https";
 import { createServer as createTcpServer, type AddressInfo, type Server as TcpServer, type Socket } from "node:net";
 import { gunzipSync } from "node:zlib";
+import { METRICS_MEASUREMENT } from "../../src/schema";
 import { parseLine, pointKey, type ParsedPoint } from "./line-protocol";
 
 export interface FakeInfluxOptions {
@@ -23,8 +24,11 @@ export type Failure = { status: number; retryAfterSeconds?: number };
 export type Hang = "writes" | "everything";
 
 export class FakeInflux {
+  /** the readings; the simulator's own metrics lines are kept apart, so tests count readings as before */
   readonly points = new Map<string, ParsedPoint>();
-  /** every accepted point including duplicates (retries that had in fact landed) */
+  /** the simulator's metrics lines (measurement METRICS_MEASUREMENT) */
+  readonly metrics = new Map<string, ParsedPoint>();
+  /** every accepted reading including duplicates (retries that had in fact landed) */
   acceptedLines = 0;
   writeRequests = 0;
   gzipRequests = 0;
@@ -35,9 +39,10 @@ export class FakeInflux {
   precisions = new Set<string>();
   failure?: Failure;
   hang?: Hang;
-  /** requests held without an answer, and the line-protocol lines their bodies carried */
+  /** requests held without an answer, and the readings (and metrics lines) their bodies carried */
   heldRequests = 0;
   heldLines = 0;
+  heldMetricsLines = 0;
   private server!: Server;
   private sockets = new Set<Socket>();
   private port = 0;
@@ -111,7 +116,11 @@ export class FakeInflux {
       const isWrite = req.method === "POST" && url.pathname === "/api/v2/write";
       if (this.hang === "everything" || (this.hang === "writes" && isWrite)) {
         this.heldRequests++;
-        if (isWrite) this.heldLines += countLines(req.headers["content-encoding"] === "gzip" ? gunzipSync(body) : body);
+        if (isWrite) {
+          const held = countLines(req.headers["content-encoding"] === "gzip" ? gunzipSync(body) : body);
+          this.heldLines += held.readings;
+          this.heldMetricsLines += held.metrics;
+        }
         return; // never answered: the socket stays open until the client gives up or the server stops
       }
       if (req.method === "GET" && url.pathname === "/health") {
@@ -159,8 +168,13 @@ export class FakeInflux {
           return;
         }
       }
-      for (const point of parsed) this.points.set(pointKey(point), point);
-      this.acceptedLines += parsed.length;
+      for (const point of parsed) {
+        if (point.measurement === METRICS_MEASUREMENT) this.metrics.set(pointKey(point), point);
+        else {
+          this.points.set(pointKey(point), point);
+          this.acceptedLines++;
+        }
+      }
       res.writeHead(204).end();
     } finally {
       this.notify();
@@ -168,11 +182,13 @@ export class FakeInflux {
   }
 }
 
-function countLines(body: Buffer): number {
-  return body
+function countLines(body: Buffer): { readings: number; metrics: number } {
+  const lines = body
     .toString("utf8")
     .split("\n")
-    .filter((line) => line !== "").length;
+    .filter((line) => line !== "");
+  const metrics = lines.filter((line) => line.startsWith(`${METRICS_MEASUREMENT},`)).length;
+  return { readings: lines.length - metrics, metrics };
 }
 
 /**
