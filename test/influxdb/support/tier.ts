@@ -5,7 +5,8 @@
 //    is missing) arrives as INFLUXDB_TIER_SKIP_REASON;
 //  - under the root `npm test`, which does not build, the binaries must already be there and
 //    report the versions the build script pins (read from the script, not retyped).
-// When the tier cannot run, every suite is skipped and one line says why: a skip is never a pass.
+// When the tier cannot run, every suite is skipped and one line says why: a skip is never a pass;
+// where IOT_REQUIRE_TIERS names the tier (CI), it fails instead.
 import { spawnSync } from "node:child_process";
 import { accessSync, constants, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -91,10 +92,24 @@ function warnOnce(reason: string): void {
   process.stderr.write(`influxdb tier SKIPPED (not passed): ${reason}\n`);
 }
 
-/** A suite of the tier: declared normally when the binaries are there, skipped (with the reason printed) when not. */
+/** Whether this run must not skip the tier (IOT_REQUIRE_TIERS=…,influxdb; .ci/run sets it). */
+export function tierRequired(): boolean {
+  return (process.env.IOT_REQUIRE_TIERS ?? "").split(",").map((t) => t.trim()).includes("influxdb");
+}
+
+/**
+ * A suite of the tier: declared normally when the binaries are there; when not, skipped with the
+ * reason printed, or, where the tier is required, one failing test that says why.
+ */
 export function influxTier(name: string, body: () => void): void {
   const { skip } = tierStatus();
-  if (skip) {
+  if (skip && tierRequired()) {
+    describe(name, () => {
+      test("the influxdb tier is required here (IOT_REQUIRE_TIERS) and cannot run", () => {
+        throw new Error(`influxdb tier required but unavailable: ${skip}`);
+      });
+    });
+  } else if (skip) {
     warnOnce(skip);
     describe.skip(name, body);
   } else {
