@@ -258,12 +258,17 @@ export function jumpsLargerThan(o: DashboardOptions, field: ReadingField, jump: 
 
 // --- the simulator's own counters ---------------------------------------------------------------
 
-/** Counters as rates per minute: the last value per window, differentiated (a restart's reset is skipped). */
+/**
+ * Counters as rates per minute: between consecutive metrics lines (a restart's reset gives no
+ * rate rather than a negative one), averaged per panel interval. Differentiating the raw lines
+ * rather than per-window values gives a rate as soon as two lines exist, even when both fall
+ * into one panel interval; metrics lines are few (one per SIM_METRICS_INTERVAL_MS), so it is cheap.
+ */
 export function counterRates(o: DashboardOptions, fields: readonly MetricsField[], s: Selection = FLEET): string {
   const r = metrics(o, fields, s);
   return flux({
     source: r.source,
-    steps: [...r.steps, perWindow("last"), "derivative(unit: 1m, nonNegative: true)", keep(["_time", "_value", "_field"])],
+    steps: [...r.steps, "derivative(unit: 1m, nonNegative: true)", perWindow("mean"), keep(["_time", "_value", "_field"])],
   });
 }
 
