@@ -233,7 +233,8 @@ export const SILENT_WINDOW_MS = {
   // Points reach InfluxDB up to about a second after their timestamp (the simulator's flush
   // interval), more while it retries: a shorter window would call healthy devices silent.
   min: 5_000,
-  // The silent-device rule looks back four windows; longer would scan days of data every minute.
+  // The silent-device rule looks back over four windows (at least an hour, dashboards/alerts.ts):
+  // longer windows would have it scan days of data every minute.
   max: 86_400_000,
 } as const;
 
@@ -424,7 +425,7 @@ function alertProblems(c: z.infer<typeof schema>): string[] {
   const silentMs = c.alertSilentIntervals * c.simIntervalMs;
   if (silentMs < SILENT_WINDOW_MS.min || silentMs > SILENT_WINDOW_MS.max) {
     problems.push(
-      `alertSilentIntervals × simIntervalMs must be from ${SILENT_WINDOW_MS.min} to ${SILENT_WINDOW_MS.max} ms (5 s to 24 h), not ${silentMs}: points arrive up to a second late, and the rule scans four such windows`,
+      `alertSilentIntervals × simIntervalMs must be from ${SILENT_WINDOW_MS.min} to ${SILENT_WINDOW_MS.max} ms (5 s to 24 h), not ${silentMs}: points arrive up to a second late, and the silent-device rule scans four such windows every minute`,
     );
   }
   return problems;
