@@ -47,6 +47,10 @@ describe("the model of the provider's read-back", () => {
     expect(containerReadBack({ cpus: "0.500" }).cpus).toBe("0.5");
     expect(containerReadBack({ cpus: "1.000" }).cpus).toBe("1.0");
     expect(containerReadBack({ healthcheck: { startPeriod: "60s" } }).healthcheck.startPeriod).toBe("1m0s");
+    expect(containerReadBack({ capabilities: { adds: ["net_bind_service", "CHOWN"], drops: ["ALL"] } }).capabilities).toEqual({
+      adds: ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"],
+      drops: ["ALL"],
+    });
   });
 });
 

@@ -106,7 +106,7 @@ export function goDurationString(d: bigint): string {
 
 const DURATION_KEYS = ["interval", "timeout", "startPeriod", "startInterval"] as const;
 
-function normaliseCapabilities(names: string[] = []): string[] {
+function normaliseCapabilities(names: string[]): string[] {
   const upper = names.map((n) => n.toUpperCase()).map((n) => (n === "ALL" || n.startsWith("CAP_") ? n : `CAP_${n}`));
   return [...new Set(upper)].sort();
 }
@@ -119,7 +119,10 @@ export function containerReadBack(inputs: Record<string, any>): Record<string, a
   const out = { ...inputs };
   if (inputs.cpus !== undefined) out.cpus = nanoInt64ToDecimalString(parseCpus(inputs.cpus));
   if (inputs.capabilities) {
-    out.capabilities = { adds: normaliseCapabilities(inputs.capabilities.adds), drops: normaliseCapabilities(inputs.capabilities.drops) };
+    out.capabilities = { ...inputs.capabilities };
+    for (const key of ["adds", "drops"] as const) {
+      if (inputs.capabilities[key] !== undefined) out.capabilities[key] = normaliseCapabilities(inputs.capabilities[key]);
+    }
   }
   if (inputs.healthcheck) {
     out.healthcheck = { ...inputs.healthcheck };
