@@ -96,7 +96,9 @@ export function scannerArgs(scanner: ScannerName, target: Target): string[] {
       : ["sbom", "--format", "json", "--quiet", target.ref];
   }
   const platform = target.platform ? ["--platform", target.platform] : [];
-  return target.kind === "image" ? [target.ref, "-o", "json", "-q", ...platform] : [`sbom:${target.ref}`, "-o", "json", "-q"];
+  // Not -q: grype's quiet mode also silences its errors (e.g. "failed to load vulnerability db"),
+  // which are then the only explanation of a target NOT SCANNED. Its log goes to stderr, the report to stdout.
+  return target.kind === "image" ? [target.ref, "-o", "json", ...platform] : [`sbom:${target.ref}`, "-o", "json"];
 }
 
 export interface Outcome {
@@ -194,6 +196,19 @@ export async function collectTargets(options: ScanOptions, deps: ScanDeps): Prom
   return targets;
 }
 
+/** Terminal colour codes, which grype puts in its error lines even when stderr is not a terminal. */
+export function stripAnsi(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+}
+
+/** The "Version: …" line of `trivy --version` or `grype version`, else their first line. */
+export function scannerVersionOf(output: string): string | undefined {
+  const lines = output.split("\n").map((l) => l.trim()).filter(Boolean);
+  const version = lines.find((l) => /^Version:/.test(l));
+  return (version ?? lines[0])?.replace(/\s+/g, " ");
+}
+
 export interface ScanRun {
   scanner?: ScannerName;
   scannerVersion?: string;
@@ -213,7 +228,7 @@ export async function runScan(options: ScanOptions, deps: ScanDeps): Promise<Sca
     return { outcomes: [], exitCode: 2, report, json: { scanner: null, ran: false, exitCode: 2, reason: report } };
   }
   const versionRun = await deps.exec(scanner, [scanner === "trivy" ? "--version" : "version"], { timeoutMs: 60_000 });
-  const scannerVersion = versionRun.status === 0 ? versionRun.stdout.trim().split("\n")[0] : undefined;
+  const scannerVersion = versionRun.status === 0 ? scannerVersionOf(versionRun.stdout) : undefined;
   const outcomes: Outcome[] = [];
   for (const target of await collectTargets(options, deps)) {
     if (target.unavailable) {
@@ -223,7 +238,7 @@ export async function runScan(options: ScanOptions, deps: ScanDeps): Promise<Sca
     const result = await deps.exec(scanner, scannerArgs(scanner, target), { timeoutMs: 30 * 60_000 });
     if (result.status !== 0) {
       const why = result.error ?? `${scanner} exited ${result.status}`;
-      const tail = result.stderr.trim().split("\n").filter(Boolean).slice(-3).join(" / ");
+      const tail = stripAnsi(result.stderr).trim().split("\n").map((l) => l.trim()).filter(Boolean).slice(-3).join(" / ");
       outcomes.push({ target, notScanned: `${why}${tail ? `: ${tail}` : ""}`, findings: [] });
       continue;
     }

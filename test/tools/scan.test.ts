@@ -16,7 +16,9 @@ import {
   parseTrivy,
   runScan,
   scannerArgs,
+  scannerVersionOf,
   simulatorImageRef,
+  stripAnsi,
   type Outcome,
 } from "../../tools/scan";
 import { ROOT, runUnderMocks, stackConfig } from "../support/harness";
@@ -106,8 +108,8 @@ describe("command lines", () => {
     expect(scannerArgs("trivy", sbom)).toEqual(["sbom", "--format", "json", "--quiet", "/p/sbom/x.cdx.json"]);
   });
   test("grype: the image or sbom: source, JSON", () => {
-    expect(scannerArgs("grype", image)).toEqual([INFLUXDB_IMAGE, "-o", "json", "-q", "--platform", "linux/arm64"]);
-    expect(scannerArgs("grype", sbom)).toEqual(["sbom:/p/sbom/x.cdx.json", "-o", "json", "-q"]);
+    expect(scannerArgs("grype", image)).toEqual([INFLUXDB_IMAGE, "-o", "json", "--platform", "linux/arm64"]);
+    expect(scannerArgs("grype", sbom)).toEqual(["sbom:/p/sbom/x.cdx.json", "-o", "json"]);
   });
 });
 
@@ -222,6 +224,13 @@ test("the simulator image scanned is the one the program builds for the stack (s
     const built = run.resources.filter((r) => r.type === "docker:index/image:Image").map((r) => r.inputs.imageName);
     expect(built).toEqual([await simulatorImageRef(stack, ROOT)]);
   }
+});
+
+test("scanner versions and error lines as the real scanners print them", () => {
+  // grype v0.121.2 built from its module (`grype version`), and its error line without a database
+  expect(scannerVersionOf("Application:         grype\nVersion:             [not provided]\nBuildDate:           [not provided]\n")).toBe("Version: [not provided]");
+  expect(scannerVersionOf("Version: 0.74.0\n")).toBe("Version: 0.74.0");
+  expect(stripAnsi("[0000] ERROR \u001b[31mfailed to load vulnerability db: database does not exist\u001b[0m")).toBe("[0000] ERROR failed to load vulnerability db: database does not exist");
 });
 
 describe("arguments", () => {
