@@ -10,7 +10,7 @@
 // looks for (spikes, stuck sensors, dropouts) occurs; the seed makes it the same data every run.
 // (Versions and what of the image is not covered: see first-setup.test.ts and support/first-setup.ts.)
 import { fluxQuery } from "./support/http";
-import { problem, provisioned, runAlertQuery, runDashboard, panelTargets, unplacedInDashboard, type Execution, type Provisioned, type RunContext } from "./support/provisioned-queries";
+import { longestPanelIntervalMs, problem, provisioned, runAlertQuery, runDashboard, panelTargets, unplacedInDashboard, type Execution, type Provisioned, type RunContext } from "./support/provisioned-queries";
 import { join } from "node:path";
 import { isSummary, metricsMeasurement, runToExit, signalAndWaitForExit, simulatorConfig, simulatorEnv } from "./support/simulator";
 import { startSimulator } from "../../simulator/test/support/run-simulator";
@@ -70,17 +70,28 @@ influxTier("InfluxDB tier: every dashboard and alert query the program provision
     if (silent.code !== 0) throw new Error(`the silent device's simulator failed (exit ${silent.code}):\n${stack.server.redact(silent.sim.output().slice(-3000))}`);
     const silentTo = Date.parse(silent.sim.logs.find((l) => l.msg === "backfill started")?.to as string);
     if (!(Math.abs(Date.now() - SILENT.shiftMs - silentTo) < 60_000)) throw new Error(`the silent device's backfill did not end a quarter of an hour ago (${new Date(silentTo).toISOString()})`);
+    found = provisioned(stack.decl);
+    // The simulator's metrics exist only while it runs (they are counters since its start): run it
+    // live until they span two of the longest interval of a panel that reads them, so that a
+    // per-window rate has two windows to compare.
+    const readsMetrics = (query: string) => metrics !== undefined && query.includes(JSON.stringify(metrics));
+    const liveSpanMs = 2 * longestPanelIntervalMs(found.dashboards, Date.now(), stack.datasource, readsMetrics);
     const sim = startSimulator(env);
     try {
       await sim.waitForLog((l) => l.msg === "live", 60_000, "the end of the backfill");
-      // Live: wait until readings of the last two intervals and (for a simulator that writes them)
-      // a few metrics lines are in the bucket, with a deadline.
-      const deadline = Date.now() + 30_000;
+      // Live: wait, with a deadline, until readings of the last two intervals are in the bucket
+      // and (for a simulator that writes them) metrics lines spanning liveSpanMs.
+      const deadline = Date.now() + liveSpanMs + 60_000;
       for (;;) {
         const recent = await count(`from(bucket: ${bucket}) |> range(start: -${2 * config.intervalMs}ms) |> filter(fn: (r) => r._measurement == ${JSON.stringify(config.measurement)}) |> group() |> count()`);
-        const lines = metrics ? await count(`from(bucket: ${bucket}) |> range(start: -5m) |> filter(fn: (r) => r._measurement == ${JSON.stringify(metrics)}) |> group(columns: ["_field"]) |> count() |> group() |> min()`) : Infinity;
-        if (recent > 0 && lines >= 3) break;
-        if (Date.now() > deadline) throw new Error(`live data did not arrive within 30 s (recent readings ${recent}, metrics lines ${lines}); simulator output:\n${stack.server.redact(sim.output().slice(-3000))}`);
+        const span = metrics
+          ? await count(
+              `data = from(bucket: ${bucket}) |> range(start: -1h) |> filter(fn: (r) => r._measurement == ${JSON.stringify(metrics)} and r.site == ${JSON.stringify(config.site)}) |> group() |> keep(columns: ["_time"]) |> sort(columns: ["_time"])\n` +
+                `union(tables: [data |> first(column: "_time") |> map(fn: (r) => ({_value: -int(v: r._time)})), data |> last(column: "_time") |> map(fn: (r) => ({_value: int(v: r._time)}))]) |> sum() |> map(fn: (r) => ({_value: r._value / 1000000}))`,
+            )
+          : Infinity;
+        if (recent > 0 && span >= liveSpanMs) break;
+        if (Date.now() > deadline) throw new Error(`live data did not arrive in time (recent readings ${recent}, metrics lines spanning ${span} of ${liveSpanMs} ms); simulator output:\n${stack.server.redact(sim.output().slice(-3000))}`);
         await within(sim.exited, 250);
       }
       const exit = await signalAndWaitForExit(sim, 15_000);
@@ -88,7 +99,6 @@ influxTier("InfluxDB tier: every dashboard and alert query the program provision
     } finally {
       if (sim.process.exitCode === null) sim.process.kill("SIGKILL");
     }
-    found = provisioned(stack.decl);
     ctx = { now: Date.now(), datasource: stack.datasource, run: (flux) => fluxQuery(stack!.server, token, stack!.datasource.organization, flux) };
   }, 150_000);
 

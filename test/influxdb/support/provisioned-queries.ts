@@ -197,6 +197,29 @@ function metricFindValues(result: FluxResult): string[] {
   return [...values];
 }
 
+/**
+ * A panel's request: max data points (its maxDataPoints option, else its width in pixels) and the
+ * interval Grafana computes from them (PanelQueryRunner, rangeutil calculateInterval), at least the
+ * panel's or the datasource's minimum interval.
+ */
+export function panelRequest(panel: any, from: number, to: number, ds: GrafanaDatasource): { maxDataPoints: number; intervalMs: number } {
+  const width = Math.round(((panel.gridPos?.w ?? 24) / 24) * DASHBOARD_WIDTH_PX);
+  const maxDataPoints = panel.maxDataPoints ?? width;
+  return { maxDataPoints, intervalMs: calculateIntervalMs(from, to, maxDataPoints, panel.interval ?? ds.jsonData.timeInterval) };
+}
+
+/** The longest interval (v.windowPeriod) of the panels whose query matches `reads`, opened now. */
+export function longestPanelIntervalMs(dashboards: Dashboard[], now: number, ds: GrafanaDatasource, reads: (query: string) => boolean): number {
+  let longest = 0;
+  for (const d of dashboards) {
+    const time = d.json.time ?? DEFAULT_TIME;
+    const from = parseRelativeTime(time.from, now);
+    const to = parseRelativeTime(time.to, now);
+    for (const t of panelTargets(d)) if (reads(String(t.target.query))) longest = Math.max(longest, panelRequest(t.panel, from, to, ds).intervalMs);
+  }
+  return longest;
+}
+
 /** Runs every variable query and every panel query of a dashboard as Grafana would open it. */
 export async function runDashboard(d: Dashboard, mode: SelectionMode, ctx: RunContext): Promise<Execution[]> {
   const time = d.json.time ?? DEFAULT_TIME;
@@ -264,9 +287,7 @@ export async function runDashboard(d: Dashboard, mode: SelectionMode, ctx: RunCo
     if (!isOurs(t.datasourceUid, ctx.datasource)) throw new Error(`${t.source}: a target on datasource ${t.datasourceUid} is not modelled`);
     const text = t.target.query;
     if (typeof text !== "string" || text.trim() === "") throw new Error(`${t.source}: a target without a Flux query`);
-    const width = Math.round(((t.panel.gridPos?.w ?? 24) / 24) * DASHBOARD_WIDTH_PX);
-    const maxDataPoints = t.panel.maxDataPoints ?? width;
-    const intervalMs = calculateIntervalMs(from, to, maxDataPoints, t.panel.interval ?? ctx.datasource.jsonData.timeInterval);
+    const { maxDataPoints, intervalMs } = panelRequest(t.panel, from, to, ctx.datasource);
     // datasource.ts applyTemplateVariables (Flux): the default format; then the backend's macros
     const flux = macros(interpolateVariables(text, variables), intervalMs);
     executions.push({ source: `${t.source} (${label})`, kind: "panel", provisioned: text, flux, result: await ctx.run(flux), maxDataPoints });
