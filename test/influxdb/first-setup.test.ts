@@ -11,12 +11,12 @@
 // handling, the cleanup after a failure, the sed rewrite of the CLI config).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { declared, type Declared } from "./support/program";
-import { influx } from "./support/first-setup";
+import { declared, freshPassword, type Declared } from "./support/program";
+import { influx, runCommand } from "./support/first-setup";
 import { httpsRequest, tlsHandshake } from "./support/http";
 import { startInfluxd, type Server } from "./support/influxd";
 import { serverTest, startStack, type Stack } from "./support/stack";
-import { influxTier, tierStatus } from "./support/tier";
+import { INFLUX, influxTier, tierStatus } from "./support/tier";
 import { createTestCa } from "../../simulator/test/support/pki";
 import { request as httpRequest } from "node:http";
 
@@ -177,4 +177,48 @@ influxTier("InfluxDB tier: a stack with tlsMinVersion 1.2 gets influxd's strict 
     expect(old.ok).toBe(false);
     expect(server!.log()).not.toMatch(/lvl=warn.*(tls|cipher)/i);
   }, 30_000);
+});
+
+influxTier("InfluxDB tier: what `influx setup` accepts as the admin password the program generates", () => {
+  let inputs: Record<string, any>;
+  let alphabet: string[];
+
+  beforeAll(async () => {
+    const decl = await declared("dev");
+    const generator = decl.run.resources.filter((r) => r.type === "random:index/randomPassword:RandomPassword" && r.name.endsWith("influx-admin-password"));
+    if (generator.length !== 1) throw new Error(`expected one generated InfluxDB admin password, found ${generator.length}`);
+    inputs = generator[0].inputs;
+    // every character a generated password may start with (RandomPassword's classes; @pulumi/random)
+    const special = inputs.special === false ? "" : (inputs.overrideSpecial ?? "");
+    alphabet = [..."aZ5", ...special];
+  }, 60_000);
+
+  /**
+   * The image's entrypoint runs `influx setup … --password "$DOCKER_INFLUXDB_INIT_PASSWORD" …`. The
+   * CLI (urfave/cli v1) reads a value that starts with "-" as a flag, so setup fails with
+   * `unknown command "<org>" for "setup"` and the container never becomes healthy. The generated
+   * password's special characters include "-" (components/credentials.ts), so about one stack in
+   * 70 gets such a password. Marked `failing` until the program cannot generate one: it then
+   * passes no longer, and must become a plain test.
+   */
+  test.failing("KNOWN BUG (components/credentials.ts): every first character the program's generator can produce is accepted by `influx setup --password`", async () => {
+    const refused: string[] = [];
+    for (const first of alphabet) {
+      const password = first + freshPassword({ ...inputs, length: 20 });
+      // an unreachable host: the CLI parses its arguments, then fails to connect; a parse error comes first
+      const run = await runCommand(INFLUX, ["setup", "--force", "--username", "admin", "--password", password, "--org", "iot", "--bucket", "sensors", "--host", "http://127.0.0.1:9"], { PATH: process.env.PATH ?? "", HOME: "/nonexistent" });
+      if (!/connection refused|dial tcp/.test(run.stderr + run.stdout)) refused.push(`${JSON.stringify(first)}: ${(run.stderr || run.stdout).trim().split("\n")[0]}`);
+    }
+    expect(refused).toEqual([]);
+  }, 60_000);
+
+  test("a password starting with a letter, a digit or any other special character reaches the server", async () => {
+    const refused: string[] = [];
+    for (const first of alphabet.filter((c) => c !== "-")) {
+      const password = first + freshPassword({ ...inputs, length: 20 });
+      const run = await runCommand(INFLUX, ["setup", "--force", "--username", "admin", "--password", password, "--org", "iot", "--bucket", "sensors", "--host", "http://127.0.0.1:9"], { PATH: process.env.PATH ?? "", HOME: "/nonexistent" });
+      if (!/connection refused|dial tcp/.test(run.stderr + run.stdout)) refused.push(`${JSON.stringify(first)}: ${(run.stderr || run.stdout).trim().split("\n")[0]}`);
+    }
+    expect(refused).toEqual([]);
+  }, 60_000);
 });

@@ -84,6 +84,11 @@ export function freshPassword(inputs: Record<string, any>): string {
     const j = randomInt(i + 1);
     [out[i], out[j]] = [out[j], out[i]];
   }
+  // A value starting with "-" is read as a flag by `influx setup --password …` (first-setup.test.ts,
+  // the known-bug test): kept out of the first position here so that the other tests do not fail
+  // at random (1 run in ~70); that test covers every first character on purpose.
+  const first = out.findIndex((c) => /[A-Za-z0-9]/.test(c));
+  if (first > 0) [out[0], out[first]] = [out[first], out[0]];
   return out.join("");
 }
 
