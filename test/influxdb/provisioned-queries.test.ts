@@ -91,6 +91,7 @@ influxTier("InfluxDB tier: every dashboard and alert query the program provision
             )
           : Infinity;
         if (recent > 0 && span >= liveSpanMs) break;
+        if (sim.process.exitCode !== null) throw new Error(`the simulator exited (${sim.process.exitCode}) while running live:\n${stack.server.redact(sim.output().slice(-3000))}`);
         if (Date.now() > deadline) throw new Error(`live data did not arrive in time (recent readings ${recent}, metrics lines spanning ${span} of ${liveSpanMs} ms); simulator output:\n${stack.server.redact(sim.output().slice(-3000))}`);
         await within(sim.exited, 250);
       }
