@@ -11,8 +11,9 @@
 //   grafana login    the admin credentials are accepted and a wrong password is refused (401)
 //   fresh data       every device wrote a reading within the window, read through Grafana's
 //                    datasource (POST /api/ds/query, datasource uid influxdb-iot, Flux)
-//   simulator log    no "points dropped" or "write failed for good" line in what Docker keeps of
-//                    the simulator's log, no "simulator stopped" summary with dropped points, and
+//   simulator log    no "points dropped", "metrics lines dropped" or "write failed for good" line
+//                    in what Docker keeps of the simulator's log, no "simulator stopped" summary
+//                    with dropped points or metrics lines, and
 //                    the latest verdict of its health check (the health file: last successful
 //                    write recent)
 //
@@ -24,13 +25,14 @@ import { request as httpsRequest } from "node:https";
 import { isIP } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { ConfigError, loadSettings, type Settings } from "../settings";
+import { DEFAULT_MEASUREMENT, READING_FIELDS } from "../simulator/src/schema";
 import { type CheckResult, configString, counts, exec as realExec, type Exec, formatReport, ROOT, stackFileConfig } from "./common";
 
 /** Grafana's provisioned InfluxDB datasource (components/grafana-provisioning.ts DATASOURCE_UID). */
 export const DATASOURCE_UID = "influxdb-iot";
-/** The measurement and a field every reading carries (the simulator's SIM_MEASUREMENT default; README, data schema). */
-export const MEASUREMENT = "environment";
-export const FIELD = "temperature_c";
+/** The measurement of the readings (the stack does not set SIM_MEASUREMENT) and a field every reading carries (simulator/src/schema.ts). */
+export const MEASUREMENT = DEFAULT_MEASUREMENT;
+export const FIELD: keyof typeof READING_FIELDS = "temperature_c";
 /** The services of a stack, by the suffix of their container name (iot-<stack>-<service>). */
 export const SERVICES = ["influxdb", "grafana", "simulator"] as const;
 /** Ports inside the containers (components/influxdb.ts, components/grafana.ts). */
@@ -316,7 +318,8 @@ export function checkSimulatorLog(log: string, simulator: Inspect | undefined): 
   let dropped = 0;
   let dropLines = 0;
   let failedForGood = 0;
-  const stoppedWithDrops: number[] = [];
+  let metricsDropped = 0;
+  const stoppedWithDrops: string[] = [];
   const fatal: string[] = [];
   for (const raw of log.split("\n")) {
     if (!raw.trim().startsWith("{")) continue;
@@ -330,16 +333,20 @@ export function checkSimulatorLog(log: string, simulator: Inspect | undefined): 
     if (entry.msg === "points dropped") {
       dropLines++;
       dropped += Number(entry.points) || 0;
-    } else if (entry.msg === "write failed for good") failedForGood++;
-    else if (entry.msg === "simulator stopped" && Number(entry.points_dropped) > 0) stoppedWithDrops.push(Number(entry.points_dropped));
+    } else if (entry.msg === "metrics lines dropped") metricsDropped += Number(entry.lines) || 0;
+    else if (entry.msg === "write failed for good") failedForGood++;
+    else if (entry.msg === "simulator stopped" && (Number(entry.points_dropped) > 0 || Number(entry.metrics_dropped) > 0)) {
+      stoppedWithDrops.push(`${Number(entry.points_dropped) || 0} points and ${Number(entry.metrics_dropped) || 0} metrics lines`);
+    }
     if (Number(entry.level) >= 60) fatal.push(String(entry.msg));
   }
   const health = simulator ? lastHealthOutput(simulator) : undefined;
   const healthNote = health ? `last health check: "${health}"` : "no health check result yet";
   const problems: string[] = [];
   if (dropLines > 0) problems.push(`${dropped} points dropped (${dropLines} "points dropped" lines)`);
+  if (metricsDropped > 0) problems.push(`${metricsDropped} metrics lines dropped`);
   if (failedForGood > 0) problems.push(`${failedForGood} "write failed for good" lines`);
-  if (stoppedWithDrops.length > 0) problems.push(`an earlier run stopped with ${stoppedWithDrops.join(", ")} points dropped`);
+  if (stoppedWithDrops.length > 0) problems.push(`an earlier run stopped with ${stoppedWithDrops.join("; ")} dropped`);
   if (fatal.length > 0) problems.push(`fatal: ${fatal.join("; ")}`);
   if (!simulator) problems.push("the simulator container was not found");
   else if (!health?.startsWith("healthy:")) problems.push(healthNote);

@@ -266,7 +266,11 @@ describe("the simulator's log", () => {
   });
   test("an earlier run of the container stopped with drops (its summary line is in the log): fail", () => {
     const log = `${clean}\n${line({ points_generated: 10, points_written: 7, points_dropped: 3, shutdown_ms: 8000, msg: "simulator stopped" })}`;
-    expect(checkSimulatorLog(log, healthy).summary).toBe("an earlier run stopped with 3 points dropped");
+    expect(checkSimulatorLog(log, healthy).summary).toBe("an earlier run stopped with 3 points and 0 metrics lines dropped");
+  });
+  test("metrics lines dropped (the simulator's own counters, measurement simulator): fail too", () => {
+    const log = `${clean}\n${line({ level: 50, lines: 2, reason: "retries exhausted", metrics_dropped: 2, msg: "metrics lines dropped" })}\n${line({ points_generated: 10, points_written: 10, points_dropped: 0, metrics_dropped: 2, msg: "simulator stopped" })}`;
+    expect(checkSimulatorLog(log, healthy).summary).toBe("2 metrics lines dropped; an earlier run stopped with 0 points and 2 metrics lines dropped");
   });
   test("unhealthy (no recent successful write): fail", () => {
     const sick = container("unhealthy", "iot-dev-simulator", (c) => (c.State.Health.Log.at(-1).Output = "unhealthy: last successful write 95000 ms ago (limit 30000 ms)\n"));
