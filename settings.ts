@@ -250,7 +250,10 @@ export const schema = z.object({
   influxBucket: bucketName("influxBucket"),
   influxRetention: retention("influxRetention"),
   influxAdminUser: name("influxAdminUser", "user name"),
-  influxAdminPassword: optionalSecret("influxAdminPassword"),
+  influxAdminPassword: optionalSecret("influxAdminPassword").refine((v) => v === undefined || !v.startsWith("-"), {
+    // InfluxDB's entrypoint passes it to `influx setup --password`, whose parser takes a leading "-" for a flag.
+    message: "influxAdminPassword must not start with \"-\" (InfluxDB's setup would read it as a command-line flag)",
+  }),
   influxPublishPort: bool("influxPublishPort"),
   influxHostPort: int("influxHostPort", 1024, 65_535),
   influxMemoryMb: int("influxMemoryMb", 256, 65_536),

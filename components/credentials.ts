@@ -27,8 +27,11 @@ export class Credentials extends pulumi.ComponentResource {
     const generate = (purpose: string, special: boolean) =>
       new random.RandomPassword(
         `${name}-${purpose}`,
-        // Alphanumeric where the value travels in env files or URLs; symbols where only a human types it.
-        { length: CREDENTIAL_LENGTH, special, overrideSpecial: special ? "-_.~!#%^*+=" : undefined, minUpper: 2, minLower: 2, minNumeric: 2 },
+        // Alphanumeric where the value travels in env files or URLs; symbols where only a human
+        // types it. No "-": InfluxDB's entrypoint passes the password as `influx setup --password
+        // "$P"`, and the CLI takes a value starting with "-" for a flag, so setup would fail
+        // (found by the real-InfluxDB tier, test/influxdb/first-setup.test.ts).
+        { length: CREDENTIAL_LENGTH, special, overrideSpecial: special ? "_.~!#%^*+=" : undefined, minUpper: 2, minLower: 2, minNumeric: 2 },
         { parent: this },
       ).result;
 

@@ -182,6 +182,12 @@ export class InfluxDb extends pulumi.ComponentResource {
       // No usage reports to InfluxData, no /debug/pprof endpoints (InfluxDB v2 config options).
       "INFLUXD_REPORTING_DISABLED=true",
       "INFLUXD_PPROF_DISABLED=true",
+      // /metrics answers without a token; nothing in the stack scrapes it (influxd "metrics-disabled").
+      "INFLUXD_METRICS_DISABLED=true",
+      // Flux's http.get and template URLs may not reach private addresses, so a read token cannot
+      // make influxd probe the host or the networks (influxd "hardening-enabled"; the real-InfluxDB
+      // tier showed the request going through without it).
+      "INFLUXD_HARDENING_ENABLED=true",
     ];
     if (args.tls) {
       envs.push(

@@ -81,6 +81,8 @@ describe("bad values are rejected with the key and what is allowed", () => {
     ["external name that is neither", { grafanaExternalNames: ["ok.example", "not a host"] }, /grafanaExternalNames has entries that are neither host names nor IP addresses: not a host/],
     ["bad log size", { logMaxSize: "10MB" }, /logMaxSize must be a size such as 500k, 10m or 1g/],
     ["short chosen password", { influxAdminPassword: "hunter2" }, /influxAdminPassword must be at least 16 characters/],
+    // the image's entrypoint runs `influx setup --password "$P"`: a leading "-" is read as a flag (real-InfluxDB tier)
+    ["chosen InfluxDB password starting with a dash", { influxAdminPassword: "-correct-horse-battery" }, /influxAdminPassword must not start with "-"/],
     ["TLS off without the opt-out", { tlsEnabled: false }, /tlsEnabled=false needs the explicit opt-out allowPlaintext=true/],
     ["renewal window longer than validity", { certValidityHours: 48, certEarlyRenewalHours: 72 }, /certEarlyRenewalHours must be less than certValidityHours/],
     ["published InfluxDB port clashing with Grafana", { influxPublishPort: true, influxHostPort: 3000 }, /influxHostPort and grafanaPort must differ/],

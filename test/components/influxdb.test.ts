@@ -50,6 +50,8 @@ describe("InfluxDb alone", () => {
       INFLUXD_HTTP_BIND_ADDRESS: ":8086",
       INFLUXD_REPORTING_DISABLED: "true",
       INFLUXD_PPROF_DISABLED: "true",
+      INFLUXD_METRICS_DISABLED: "true",
+      INFLUXD_HARDENING_ENABLED: "true",
       INFLUXD_TLS_CERT: "/etc/iot/influxdb/tls/server.crt",
       INFLUXD_TLS_KEY: "/etc/iot/influxdb/tls/server.key",
       INFLUXD_TLS_MIN_VERSION: "1.3",
