@@ -40,6 +40,11 @@ describe("trivy's JSON report", () => {
     expect(parseTrivy(fixture("trivy-image-clean.json")).map((f) => f.severity)).toEqual(["LOW", "MEDIUM"]);
     expect(parseTrivy(fixture("trivy-sbom-empty.json"))).toEqual([]);
   });
+  test("a report recorded from a real trivy (v0.74.0 built from its module, an SBOM scanned for licences: no vulnerability database here) reads as clean", () => {
+    const recorded = fixture("trivy-sbom-recorded.json");
+    expect(JSON.parse(recorded)).toMatchObject({ SchemaVersion: 2, ArtifactType: "cyclonedx" });
+    expect(parseTrivy(recorded)).toEqual([]);
+  });
   test("anything else is not a report", () => {
     expect(() => parseTrivy("2026-11-26T08:00:00Z FATAL init error: DB error: failed to download vulnerability DB")).toThrow(/trivy did not print a JSON report/);
     expect(() => parseTrivy(fixture("grype-image.json"))).toThrow("not a trivy JSON report (no SchemaVersion)");
