@@ -1,4 +1,5 @@
 import { request as httpsRequest } from "node:https";
+import { createLookup } from "./lookup";
 import { request as httpRequest } from "node:http";
 import type { Logger } from "pino";
 import type { SimulatorConfig } from "./config";
@@ -17,6 +18,12 @@ export class TlsTrustError extends Error {
   }
 }
 
+let sharedLookup: ReturnType<typeof createLookup> | undefined;
+/** Names resolved off the thread pool, so that no lookup can hold the exit (lookup.ts). */
+function probeLookup(config: SimulatorConfig) {
+  return (sharedLookup ??= createLookup({ timeoutMs: config.requestTimeoutMs }));
+}
+
 function probe(config: SimulatorConfig, signal?: AbortSignal): Promise<number> {
   const url = new URL("/health", config.influxUrl);
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
@@ -24,7 +31,7 @@ function probe(config: SimulatorConfig, signal?: AbortSignal): Promise<number> {
     const req = request(
       url,
       // `signal` aborts the request at once, in the handshake or while waiting for the answer
-      { method: "GET", timeout: config.requestTimeoutMs, ca: config.caPem, rejectUnauthorized: true, signal },
+      { method: "GET", timeout: config.requestTimeoutMs, ca: config.caPem, rejectUnauthorized: true, signal, lookup: probeLookup(config) },
       (res) => {
         res.resume();
         resolve(res.statusCode ?? 0);

@@ -1,4 +1,5 @@
 import { HttpError, InfluxDB, setLogger, type WriteApi } from "@influxdata/influxdb-client";
+import { createLookup } from "./lookup";
 import type { Logger } from "pino";
 import { AbortableTransport } from "./abortable-transport";
 import type { SimulatorConfig } from "./config";
@@ -100,7 +101,8 @@ export class InfluxWriter implements MetricsSource {
       token: config.token,
       timeout: config.requestTimeoutMs,
       // Trust exactly the configured CA when one is given; verification itself is never turned off.
-      transportOptions: config.caPem ? { ca: config.caPem, rejectUnauthorized: true } : { rejectUnauthorized: true },
+      // Names resolved off the thread pool, so that no lookup can hold the exit (lookup.ts).
+      transportOptions: { ...(config.caPem ? { ca: config.caPem } : {}), rejectUnauthorized: true, lookup: createLookup({ timeoutMs: config.requestTimeoutMs }) },
     }).transport;
     // The same transport, with requests that the shutdown can abort (see AbortableTransport).
     this.transport = new AbortableTransport(clientTransport);
