@@ -6,6 +6,7 @@
 // with the hardening the program declares, and on `docker stop` exit 0 within the stop timeout
 // with its summary line: normally, and while the server is down.
 import { readFileSync } from "node:fs";
+import { DEFAULT_MEASUREMENT, METRICS_MEASUREMENT } from "../../simulator/src/schema";
 import { join } from "node:path";
 import type Docker from "dockerode";
 import { createTestCa, type TestCa } from "../../simulator/test/support/pki";
@@ -20,6 +21,7 @@ interface ServerStats {
   writes: number;
   lines: number;
   unique: number;
+  uniqueByMeasurement: Record<string, number>;
   unauthorized: number;
   badRequests: number;
   health: number;
@@ -168,12 +170,15 @@ engineSuite("the simulator container on the engine, against an HTTPS test server
     expect(result.summary.points_dropped).toBe(0);
     expect(result.summary.points_written).toBe(result.summary.points_generated);
     expect(result.summary.points_generated).toBeGreaterThan(0);
-    // the server counted every generated point, once each, and never a bad token or request
-    expect({ unique: stats.unique, unauthorized: stats.unauthorized, badRequests: stats.badRequests }).toEqual({
-      unique: result.summary.points_generated,
-      unauthorized: 0,
-      badRequests: 0,
-    });
+    // the server counted every generated reading and metrics line, once each, and never a bad token or request
+    const summary = result.summary as unknown as Record<string, number>;
+    expect({
+      readings: stats.uniqueByMeasurement[DEFAULT_MEASUREMENT] ?? 0,
+      metrics: stats.uniqueByMeasurement[METRICS_MEASUREMENT] ?? 0,
+      others: stats.unique - (stats.uniqueByMeasurement[DEFAULT_MEASUREMENT] ?? 0) - (stats.uniqueByMeasurement[METRICS_MEASUREMENT] ?? 0),
+      unauthorized: stats.unauthorized,
+      badRequests: stats.badRequests,
+    }).toEqual({ readings: summary.points_generated, metrics: summary.metrics_written, others: 0, unauthorized: 0, badRequests: 0 });
   }, 4 * 60_000);
 
   test("runs with the declared hardening in force: uid, no capabilities, no-new-privileges, init as PID 1, read-only root, its tmpfs, memory and CPU limits", async () => {
