@@ -40,6 +40,8 @@ export interface MetricsCounters {
  */
 const METRICS_BUFFER_LINES = 1000;
 
+const ABORTED = "shutdown timeout: request in flight aborted";
+
 /** How often repeated transient write failures are logged (the counters are always exact). */
 const WARN_EVERY_MS = 5000;
 
@@ -262,21 +264,12 @@ export class InfluxWriter implements MetricsSource {
 
   private onFailed(error: Error, count: number, attempt: number, maxRetries: number): void {
     if (this.settled) return;
-    if (this.transport.aborted) {
-      this.onDropped(count, "shutdown timeout: request in flight aborted");
+    const reason = this.givenUpBecause(error, attempt, maxRetries);
+    if (reason === ABORTED) {
+      this.onDropped(count, reason);
       return;
     }
-    // Mirrors the client's own decision, which it takes right after this hook returns:
-    // it retries unless the writer is closed, the attempts or the retry time are used up,
-    // or the server answered with a 4xx other than 429.
-    const clientError = error instanceof HttpError && error.statusCode < 429;
-    const expired = error.message === "Max retry time exceeded.";
-    if (this.closed || clientError || expired || attempt > maxRetries) {
-      const reason = clientError
-        ? `rejected by server (HTTP ${(error as HttpError).statusCode}): not retryable`
-        : expired
-          ? "retry time exceeded"
-          : "retries exhausted";
+    if (reason) {
       this.log.error({ err: describeError(error), attempt }, "write failed for good");
       this.onDropped(count, reason);
       return;
@@ -293,6 +286,21 @@ export class InfluxWriter implements MetricsSource {
     } else {
       this.suppressedWarnings++;
     }
+  }
+
+  /**
+   * Why a failed write is given up, or undefined when the client will retry it. Mirrors the
+   * client's own decision, which it takes right after its failure hook returns: it retries unless
+   * the writer is closed, the attempts or the retry time are used up, or the server answered with a
+   * 4xx other than 429. A request the shutdown aborted is given up too.
+   */
+  private givenUpBecause(error: Error, attempt: number, maxRetries: number): string | undefined {
+    if (this.transport.aborted) return ABORTED;
+    const clientError = error instanceof HttpError && error.statusCode < 429;
+    const expired = error.message === "Max retry time exceeded.";
+    if (!(this.closed || clientError || expired || attempt > maxRetries)) return undefined;
+    if (clientError) return `rejected by server (HTTP ${(error as HttpError).statusCode}): not retryable`;
+    return expired ? "retry time exceeded" : "retries exhausted";
   }
 
   private onMetricsWritten(count: number): void {
@@ -312,14 +320,9 @@ export class InfluxWriter implements MetricsSource {
   /** The same decision as onFailed, for the metrics channel. */
   private onMetricsFailed(error: Error, count: number, attempt: number, maxRetries: number): void {
     if (this.settled) return;
-    if (this.transport.aborted) {
-      this.onMetricsDropped(count, "shutdown timeout: request in flight aborted");
-      return;
-    }
-    const clientError = error instanceof HttpError && error.statusCode < 429;
-    const expired = error.message === "Max retry time exceeded.";
-    if (this.closed || clientError || expired || attempt > maxRetries) {
-      this.onMetricsDropped(count, clientError ? `rejected by server (HTTP ${(error as HttpError).statusCode}): not retryable` : expired ? "retry time exceeded" : "retries exhausted");
+    const reason = this.givenUpBecause(error, attempt, maxRetries);
+    if (reason) {
+      this.onMetricsDropped(count, reason);
       return;
     }
     // the readings' retries log the outage (rate-limited); a metrics retry is only counted
