@@ -3,13 +3,13 @@
 // (simulator/src/signal-model.ts): temperature spikes, stuck readings and radio dropouts.
 // Classic dashboard model, for the reason given in fleet-overview.ts.
 import * as common from "@grafana/grafana-foundation-sdk/common";
-import { DashboardBuilder, DashboardCursorSync, type Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
+import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import * as stat from "@grafana/grafana-foundation-sdk/stat";
 import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
 import * as units from "@grafana/grafana-foundation-sdk/units";
 import type { ReadingField } from "../simulator/src/schema";
 import { type DashboardOptions, dropoutGapMs, silentMs } from "./options";
-import { ANY_IS_NOTABLE, FIELD_ORDER, FIELD_VIEWS, datasourceRef, fluxTarget, numberPanels, tagVariable, thresholds } from "./panels";
+import { ANY_IS_NOTABLE, FIELD_ORDER, FIELD_VIEWS, datasourceRef, fluxTarget, iotDashboard, numberPanels, thresholds } from "./panels";
 import {
   type Selection,
   fieldEnvelope,
@@ -94,17 +94,13 @@ function fieldPanel(o: DashboardOptions, field: ReadingField) {
 
 export function deviceDetailDashboard(o: DashboardOptions): Dashboard {
   const gapS = dropoutGapMs(o) / 1000;
-  const builder = new DashboardBuilder("IoT device detail")
-    .uid(DEVICE_DETAIL_UID)
-    .description("One device: last seen, every field with its range, and the fault episodes.")
-    .tags(["iot", "generated"])
-    .readonly()
-    .refresh("30s")
-    .time({ from: "now-6h", to: "now" })
-    .timezone("browser")
-    .tooltip(DashboardCursorSync.Crosshair)
-    .withVariable(tagVariable(o, "site", { label: "Site", multi: false, includeAll: true, narrowedBy: {} }))
-    .withVariable(tagVariable(o, "device", { label: "Device", multi: false, includeAll: false, narrowedBy: { site: "site" } }))
+  const builder = iotDashboard(o, {
+    title: "IoT device detail",
+    uid: DEVICE_DETAIL_UID,
+    description: "One device: last seen, every field with its range, and the fault episodes.",
+    from: "now-6h",
+    device: { multi: false, includeAll: false },
+  })
     // first row: last seen and the fault episodes in the range
     .withPanel(lastSeenPanel(o))
     .withPanel(

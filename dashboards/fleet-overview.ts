@@ -10,13 +10,13 @@
 // (migrating them in the browser where needed), so nothing is lost for these panels.
 import * as bargauge from "@grafana/grafana-foundation-sdk/bargauge";
 import * as common from "@grafana/grafana-foundation-sdk/common";
-import { DashboardBuilder, DashboardCursorSync, type Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
+import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import * as table from "@grafana/grafana-foundation-sdk/table";
 import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
 import * as units from "@grafana/grafana-foundation-sdk/units";
 import type { ReadingField } from "../simulator/src/schema";
 import { type DashboardOptions, silentMs } from "./options";
-import { FIELD_ORDER, FIELD_VIEWS, datasourceRef, fluxTarget, numberPanels, tagVariable, thresholds } from "./panels";
+import { FIELD_ORDER, FIELD_VIEWS, datasourceRef, fluxTarget, iotDashboard, numberPanels, thresholds } from "./panels";
 import { FLEET, devicesReporting, fieldOverTime, ingestRate, latestReadings, silentDevices } from "./queries";
 
 export const FLEET_OVERVIEW_UID = "iot-fleet-overview";
@@ -110,17 +110,13 @@ function fieldPanel(o: DashboardOptions, field: ReadingField, span: number) {
 }
 
 export function fleetOverviewDashboard(o: DashboardOptions): Dashboard {
-  const builder = new DashboardBuilder("IoT fleet overview")
-    .uid(FLEET_OVERVIEW_UID)
-    .description("Is every device reporting, and what does the fleet read.")
-    .tags(["iot", "generated"])
-    .readonly()
-    .refresh("30s")
-    .time({ from: "now-1h", to: "now" })
-    .timezone("browser")
-    .tooltip(DashboardCursorSync.Crosshair)
-    .withVariable(tagVariable(o, "site", { label: "Site", multi: false, includeAll: true, narrowedBy: {} }))
-    .withVariable(tagVariable(o, "device", { label: "Device", multi: true, includeAll: true, narrowedBy: { site: "site" } }))
+  const builder = iotDashboard(o, {
+    title: "IoT fleet overview",
+    uid: FLEET_OVERVIEW_UID,
+    description: "Is every device reporting, and what does the fleet read.",
+    from: "now-1h",
+    device: { multi: true, includeAll: true },
+  })
     // rows of panels whose widths add up to 24 (the builder places them left to right)
     .withPanel(devicesReportingPanel(o))
     .withPanel(silentDevicesPanel(o))

@@ -92,6 +92,27 @@ export function tagVariable(
   return variable;
 }
 
+/**
+ * The frame every IoT dashboard shares: generated and read-only, refreshed every 30 s, the browser's
+ * time zone, a shared crosshair, and the site and device variables (the device narrowed by site).
+ */
+export function iotDashboard(
+  o: DashboardOptions,
+  d: { title: string; uid: string; description: string; from: string; device: { multi: boolean; includeAll: boolean } },
+): dashboard.DashboardBuilder {
+  return new dashboard.DashboardBuilder(d.title)
+    .uid(d.uid)
+    .description(d.description)
+    .tags(["iot", "generated"])
+    .readonly()
+    .refresh("30s")
+    .time({ from: d.from, to: "now" })
+    .timezone("browser")
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .withVariable(tagVariable(o, "site", { label: "Site", multi: false, includeAll: true, narrowedBy: {} }))
+    .withVariable(tagVariable(o, "device", { label: "Device", ...d.device, narrowedBy: { site: "site" } }));
+}
+
 /** Panels get ids 1, 2, … in the order they were added: stable, so links and alerts can name them. */
 export function numberPanels(d: dashboard.Dashboard): dashboard.Dashboard {
   (d.panels ?? []).forEach((panel, index) => {

@@ -3,14 +3,14 @@
 // generated, written and dropped, write retries, and how full its buffer is.
 // Classic dashboard model, for the reason given in fleet-overview.ts.
 import * as common from "@grafana/grafana-foundation-sdk/common";
-import { DashboardBuilder, DashboardCursorSync, type Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
+import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
 import * as stat from "@grafana/grafana-foundation-sdk/stat";
 import * as table from "@grafana/grafana-foundation-sdk/table";
 import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
 import * as units from "@grafana/grafana-foundation-sdk/units";
 import type { MetricsField } from "../simulator/src/schema";
 import { type DashboardOptions, silentMs } from "./options";
-import { ANY_IS_NOTABLE, datasourceRef, fluxTarget, numberPanels, tagVariable, thresholds } from "./panels";
+import { ANY_IS_NOTABLE, datasourceRef, fluxTarget, iotDashboard, numberPanels, thresholds } from "./panels";
 import { FLEET, bufferFill, counterIncrease, counterRates, freshnessPerDevice, ingestRate, latestCounters } from "./queries";
 
 export const PIPELINE_HEALTH_UID = "iot-pipeline-health";
@@ -29,17 +29,13 @@ function dashed() {
 
 export function pipelineHealthDashboard(o: DashboardOptions): Dashboard {
   const expected = (o.devices * 60_000) / o.intervalMs;
-  const builder = new DashboardBuilder("IoT pipeline health")
-    .uid(PIPELINE_HEALTH_UID)
-    .description("From the simulator to InfluxDB: freshness, ingest rate and the simulator's own counters.")
-    .tags(["iot", "generated"])
-    .readonly()
-    .refresh("30s")
-    .time({ from: "now-1h", to: "now" })
-    .timezone("browser")
-    .tooltip(DashboardCursorSync.Crosshair)
-    .withVariable(tagVariable(o, "site", { label: "Site", multi: false, includeAll: true, narrowedBy: {} }))
-    .withVariable(tagVariable(o, "device", { label: "Device", multi: true, includeAll: true, narrowedBy: { site: "site" } }))
+  const builder = iotDashboard(o, {
+    title: "IoT pipeline health",
+    uid: PIPELINE_HEALTH_UID,
+    description: "From the simulator to InfluxDB: freshness, ingest rate and the simulator's own counters.",
+    from: "now-1h",
+    device: { multi: true, includeAll: true },
+  })
     .withPanel(
       new table.PanelBuilder()
         .title("Data freshness per device")
