@@ -2,22 +2,11 @@
 // condition and expressions naming queries that exist, thresholds equal to the configured values,
 // every Flux query bounded by the rule's time range and using only what the simulator writes.
 import { DATASOURCE_UID, GRAFANA_FOLDER } from "../components/grafana-provisioning";
-import { buildAlertRules, type DashboardOptions, type ProvisionedRule } from ".";
+import { UNUSUAL_OPTIONS } from "./test-support/options";
+import { buildAlertRules, type ProvisionedRule } from ".";
 import { schemaProblems } from "./test-support/flux-inspect";
 
-/** Deliberately unlike the defaults, so that a value that does not flow through shows. */
-const OPTIONS: DashboardOptions = {
-  datasourceUid: DATASOURCE_UID,
-  bucket: "plant_7-data",
-  measurement: "environment",
-  devices: 12,
-  intervalMs: 2000,
-  silentIntervals: 4,
-  outOfRangeMinutes: 9,
-  ranges: { temperature_c: { min: -3, max: 41 }, humidity_pct: { min: 12, max: 88 } },
-  batteryMinPct: 17,
-  droppedPointsMax: 3,
-};
+const OPTIONS = UNUSUAL_OPTIONS;
 
 const groups = buildAlertRules(OPTIONS);
 const rules = groups.flatMap((g) => g.rules);

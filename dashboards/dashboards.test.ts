@@ -3,29 +3,18 @@
 // range and every time series downsampled to the panel's interval, units and thresholds on every
 // panel, and nothing read that the simulator's schema does not have.
 import type { Dashboard } from "@grafana/grafana-foundation-sdk/dashboard";
+import { UNUSUAL_OPTIONS } from "./test-support/options";
 import { DATASOURCE_UID } from "../components/grafana-provisioning";
 import { loadSettings } from "../settings";
 import { READING_FIELDS } from "../simulator/src/schema";
 import { stackConfig } from "../test/support/harness";
-import { buildDashboards, dashboardObjects, dashboardOptions, type DashboardOptions } from ".";
+import { buildDashboards, dashboardObjects, dashboardOptions } from ".";
 import { DEVICE_DETAIL_UID } from "./device-detail";
 import { FLEET_OVERVIEW_UID } from "./fleet-overview";
 import { PIPELINE_HEALTH_UID } from "./pipeline-health";
 import { dashboardQueries, schemaProblems, usesOf } from "./test-support/flux-inspect";
 
-/** Deliberately unlike the defaults, so that a value that does not flow through shows. */
-const OPTIONS: DashboardOptions = {
-  datasourceUid: DATASOURCE_UID,
-  bucket: "plant_7-data",
-  measurement: "environment",
-  devices: 12,
-  intervalMs: 2000,
-  silentIntervals: 4,
-  outOfRangeMinutes: 9,
-  ranges: { temperature_c: { min: -3, max: 41 }, humidity_pct: { min: 12, max: 88 } },
-  batteryMinPct: 17,
-  droppedPointsMax: 3,
-};
+const OPTIONS = UNUSUAL_OPTIONS;
 
 const built = dashboardObjects(OPTIONS);
 const dashboards = Object.values(built) as Dashboard[];
