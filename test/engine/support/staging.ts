@@ -75,6 +75,23 @@ export async function volumeContents(deployment: Deployment, declaredVolume: str
 }
 
 /**
+ * A service's translated container turned into a probe: the declared user, mounts and hardening
+ * stay; it runs `entrypoint` and `cmd` instead of the service, without health check, networks or
+ * published ports.
+ */
+function asOfflineProbe(t: Translation, suffix: string, entrypoint: string[], cmd: string[]): void {
+  t.create.name = `${t.create.name}-${suffix}`;
+  t.create.Entrypoint = entrypoint;
+  t.create.Cmd = cmd;
+  t.create.Healthcheck = { Test: ["NONE"] };
+  t.create.NetworkingConfig = undefined;
+  t.connect = [];
+  t.create.HostConfig!.NetworkMode = "none";
+  t.create.HostConfig!.PortBindings = {};
+  t.create.ExposedPorts = {};
+}
+
+/**
  * What a service's container sees under its mounts, as its declared user: a container created
  * with the service's declared settings (user, read-only root, mounts, capabilities…) but without a
  * network and running the probe instead of the service.
@@ -85,15 +102,7 @@ export async function serviceView(
 ): Promise<{ uid: number; gid: number; files: Record<string, FileFacts> }> {
   const targets = (service.inputs.mounts ?? []).map((m: { target: string }) => m.target);
   const container = await deployment.create(service, (t: Translation) => {
-    t.create.name = `${t.create.name}-view-${randomBytes(2).toString("hex")}`;
-    t.create.Entrypoint = ["node", "-e", WALK];
-    t.create.Cmd = [JSON.stringify(targets)];
-    t.create.Healthcheck = { Test: ["NONE"] };
-    t.create.NetworkingConfig = undefined;
-    t.connect = [];
-    t.create.HostConfig!.NetworkMode = "none";
-    t.create.HostConfig!.PortBindings = {};
-    t.create.ExposedPorts = {};
+    asOfflineProbe(t, `view-${randomBytes(2).toString("hex")}`, ["node", "-e", WALK], [JSON.stringify(targets)]);
   });
   try {
     await container.start();
@@ -144,15 +153,7 @@ for script in /docker-entrypoint-initdb.d/*.sh; do
 done
 `;
   const container = await deployment.create(influx, (t: Translation) => {
-    t.create.name = `${t.create.name}-setup`;
-    t.create.Entrypoint = ["bash", "-c", wrapper];
-    t.create.Cmd = [];
-    t.create.Healthcheck = { Test: ["NONE"] };
-    t.create.NetworkingConfig = undefined;
-    t.connect = [];
-    t.create.HostConfig!.NetworkMode = "none";
-    t.create.HostConfig!.PortBindings = {};
-    t.create.ExposedPorts = {};
+    asOfflineProbe(t, "setup", ["bash", "-c", wrapper], []);
     t.create.HostConfig!.RestartPolicy = { Name: "no", MaximumRetryCount: 0 };
   });
   try {
