@@ -5,6 +5,7 @@
 // provider's check with the old and the new inputs before anything is changed).
 import { createHash } from "node:crypto";
 import * as pulumi from "@pulumi/pulumi";
+import type { InfluxDbArgs } from "./influxdb";
 
 export interface SetupValues {
   org: string;
@@ -15,16 +16,8 @@ export interface SetupValues {
   credentialsDigest: string;
 }
 
-export interface InfluxSetupGuardArgs {
-  org: pulumi.Input<string>;
-  bucket: pulumi.Input<string>;
-  retention: pulumi.Input<string>;
-  adminUser: pulumi.Input<string>;
-  /** secret */
-  adminPassword: pulumi.Input<string>;
-  /** secret */
-  operatorToken: pulumi.Input<string>;
-}
+/** The setup values as InfluxDb receives them (password and token secret). */
+export type InfluxSetupGuardArgs = Pick<InfluxDbArgs, "org" | "bucket" | "retention" | "adminUser" | "adminPassword" | "operatorToken">;
 
 /** The stack setting behind each value, as the operator knows it. */
 const SETTING_OF: Record<keyof SetupValues, string> = {
