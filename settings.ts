@@ -310,15 +310,21 @@ export function loadSettings(
   readFile: (path: string) => string = (path) => readFileSync(path, "utf8"),
 ): Settings {
   const problems: string[] = [];
+  const warnings: string[] = [];
   const ours: Record<string, string> = {};
   for (const [fullKey, value] of Object.entries(raw)) {
     const [namespace, key] = splitKey(fullKey);
-    if (namespace !== PROJECT) continue;
-    if (!CONFIG_KEYS.includes(key)) {
-      problems.push(`${PROJECT}:${key} is not a setting of this program (known settings: ${CONFIG_KEYS.join(", ")})`);
-      continue;
+    if (namespace === PROJECT) {
+      if (CONFIG_KEYS.includes(key)) ours[key] = value;
+      else problems.push(unknownSetting(key));
+    } else if (!READ_NAMESPACES.includes(namespace)) {
+      const meant = closest(namespace, READ_NAMESPACES);
+      if (meant !== undefined) {
+        problems.push(`${fullKey}: nothing reads the namespace "${namespace}"; did you mean ${meant}:${key}?`);
+      } else {
+        warnings.push(`${fullKey} has no effect: this program and its providers read only the namespaces ${READ_NAMESPACES.join(", ")}`);
+      }
     }
-    ours[key] = value;
   }
 
   const parsed = schema.safeParse(ours);
@@ -332,7 +338,6 @@ export function loadSettings(
     problems.push(`the stack name "${stack}" must be 1-40 characters a-z 0-9 _ . - (it prefixes Docker object names)`);
   }
 
-  const warnings: string[] = [];
   if (parsed.success) {
     const c = parsed.data;
     if (!c.tlsEnabled && !c.allowPlaintext) {
@@ -434,9 +439,59 @@ function alertProblems(c: z.infer<typeof schema>): string[] {
   return problems;
 }
 
+/** A config key as the engine names it ("namespace:name"); a bare name is the project's, as Pulumi has it (stack-config.ts). */
 function splitKey(fullKey: string): [string, string] {
   const colon = fullKey.indexOf(":");
-  return colon < 0 ? ["", fullKey] : [fullKey.slice(0, colon), fullKey.slice(colon + 1)];
+  return colon < 0 ? [PROJECT, fullKey] : [fullKey.slice(0, colon), fullKey.slice(colon + 1)];
+}
+
+function unknownSetting(key: string): string {
+  const meant = closest(key, CONFIG_KEYS);
+  const hint = meant !== undefined ? `did you mean ${PROJECT}:${meant}? ` : "";
+  return `${PROJECT}:${key} is not a setting of this program: ${hint}(Pulumi.yaml lists every setting with its default)`;
+}
+
+/**
+ * The namespaces whose keys something reads. The engine gives every "<package>:<name>" key to
+ * that package's default provider (GetPackageConfig, pulumi/pulumi pkg/resource/deploy/target.go,
+ * v3.248.0, lines 45-72): docker, tls and random are the providers this program uses (docker:host is
+ * also checked here); "pulumi" is the engine's own (pulumi:disable-default-providers, pulumi:tags).
+ *
+ * Keys of any other namespace (aws:region) are warned about, not refused: Pulumi accepts them,
+ * and a stack that imports a Pulumi ESC environment gets that environment's pulumiConfig merged
+ * into its config (mergeConfig, sdk/go/common/workspace/config.go, lines 262-288), so an
+ * environment shared with other projects may well bring keys this program does not use.
+ * A near miss of one of these namespaces (secure-io:simDevices, dokcer:host) is refused: it is a
+ * typo whose value would silently not apply.
+ */
+const READ_NAMESPACES = [PROJECT, "docker", "tls", "random", "pulumi"];
+
+/**
+ * The candidate nearest to `word` if it is a plausible typo of it: at most one edit for names of
+ * up to four characters, two for longer ones (counting a swap of neighbours as one edit).
+ */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const limit = word.length <= 4 ? 1 : 2;
+  let best: string | undefined;
+  let bestDistance = limit + 1;
+  for (const candidate of candidates) {
+    const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+    if (distance < bestDistance) [best, bestDistance] = [candidate, distance];
+  }
+  return best;
+}
+
+/** Levenshtein distance with adjacent transpositions (optimal string alignment). */
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)));
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  }
+  return d[a.length][b.length];
 }
 
 function readCaBundle(path: string, readFile: (path: string) => string, problems: string[]): string | undefined {

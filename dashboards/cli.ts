@@ -6,8 +6,8 @@
 // provisions, byte for byte, at the same paths as inside Grafana's files volume.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
-import { parse } from "yaml";
-import { ConfigError, PROJECT, loadSettings } from "../settings";
+import { ConfigError, loadSettings, type Settings } from "../settings";
+import { StackConfigError, readStackConfig } from "../stack-config";
 import { buildAlertRules, dashboardObjects, dashboardOptions, provisionedFiles } from ".";
 import { readmeSection } from "./readme";
 
@@ -20,24 +20,28 @@ const SECRET_PLACEHOLDER = "https://secret.invalid/placeholder";
 
 /** The stack's configuration as the Pulumi engine would pass it: Pulumi.yaml's defaults, then the stack file. */
 export function stackConfig(root: string, stack: string): Record<string, string> {
-  const config: Record<string, string> = {};
-  const asString = (value: unknown) => (value && typeof value === "object" && "secure" in value ? SECRET_PLACEHOLDER : typeof value === "string" ? value : JSON.stringify(value));
-  const project = parse(readFileSync(join(root, "Pulumi.yaml"), "utf8"));
-  for (const [key, spec] of Object.entries<{ default?: unknown }>(project.config ?? {})) {
-    if (spec && "default" in spec) config[`${PROJECT}:${key}`] = asString(spec.default);
-  }
-  const stackFile = parse(readFileSync(join(root, `Pulumi.${stack}.yaml`), "utf8"));
-  for (const [key, value] of Object.entries(stackFile?.config ?? {})) config[key] = asString(value);
-  return config;
+  return readStackConfig(root, stack, { secretPlaceholder: SECRET_PLACEHOLDER });
+}
+
+/** The stack's validated settings, as the program would have them. */
+export function stackSettings(root: string, stack: string): Settings {
+  return loadSettings(stackConfig(root, stack), stack, (path) => readFileSync(resolve(root, path), "utf8"));
 }
 
 export function stackFiles(root: string, stack: string): Record<string, string> {
-  const settings = loadSettings(stackConfig(root, stack), stack, (path) => readFileSync(resolve(root, path), "utf8"));
-  return provisionedFiles({ dashboards: dashboardOptions(settings), contactPoint: settings.alerts.webhookUrl !== undefined });
+  return filesOf(stackSettings(root, stack));
 }
 
 export function stackReadme(root: string, stack: string): string {
-  const o = dashboardOptions(loadSettings(stackConfig(root, stack), stack, (path) => readFileSync(resolve(root, path), "utf8")));
+  return readmeOf(stackSettings(root, stack));
+}
+
+function filesOf(settings: Settings): Record<string, string> {
+  return provisionedFiles({ dashboards: dashboardOptions(settings), contactPoint: settings.alerts.webhookUrl !== undefined });
+}
+
+function readmeOf(settings: Settings): string {
+  const o = dashboardOptions(settings);
   return readmeSection(Object.values(dashboardObjects(o)), buildAlertRules(o));
 }
 
@@ -63,7 +67,10 @@ export function main(argv: string[], root: string): number {
     if (arg === "--out" && argv[i + 1]) out = argv[++i];
     else if (arg === "--stack" && argv[i + 1]) stack = argv[++i];
     else if (arg === "--readme") readme = true;
-    else {
+    else if (arg === "--help" || arg === "-h") {
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    } else {
       process.stderr.write(`${USAGE}\n`);
       return 2;
     }
@@ -73,10 +80,14 @@ export function main(argv: string[], root: string): number {
     return 2;
   }
   try {
-    if (readme) process.stdout.write(`${stackReadme(root, stack)}\n`);
-    else for (const path of writeFiles(resolve(out as string), stackFiles(root, stack))) process.stdout.write(`${path}\n`);
+    const settings = stackSettings(root, stack);
+    // the program prints these with pulumi.log.warn; here they go to stderr, apart from the output
+    for (const warning of settings.warnings) process.stderr.write(`warning: ${warning}\n`);
+    if (readme) process.stdout.write(`${readmeOf(settings)}\n`);
+    else for (const path of writeFiles(resolve(out as string), filesOf(settings))) process.stdout.write(`${path}\n`);
   } catch (error) {
-    if (error instanceof ConfigError) {
+    // a file's or a setting's problem: the message says what to do, a stack trace would only hide it
+    if (error instanceof StackConfigError || error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
       return 1;
     }

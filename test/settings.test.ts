@@ -1,9 +1,11 @@
 // Config validation: the shipped stack files are valid, every bad value fails with a message that
 // names the key and what is allowed, and nothing is created when the config is bad.
-import { readFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { CONFIG_KEYS, ConfigError, loadSettings } from "../settings";
+import { CONFIG_KEYS, ConfigError, closest, loadSettings } from "../settings";
+import { StackConfigError, readStackConfig, stackNames } from "../stack-config";
 import { ROOT, runUnderMocks, stackConfig } from "./support/harness";
 
 const failure = (config: Record<string, string>, stack = "dev"): string => {
@@ -86,7 +88,10 @@ describe("bad values are rejected with the key and what is allowed", () => {
     ["TLS off without the opt-out", { tlsEnabled: false }, /tlsEnabled=false needs the explicit opt-out allowPlaintext=true/],
     ["renewal window longer than validity", { certValidityHours: 48, certEarlyRenewalHours: 72 }, /certEarlyRenewalHours must be less than certValidityHours/],
     ["published InfluxDB port clashing with Grafana", { influxPublishPort: true, influxHostPort: 3000 }, /influxHostPort and grafanaPort must differ/],
-    ["typo in a key", { grafanaPrt: 3000 }, /secure-iot:grafanaPrt is not a setting of this program/],
+    ["typo in a key", { grafanaPrt: 3000 }, /^ {2}- secure-iot:grafanaPrt is not a setting of this program: did you mean secure-iot:grafanaPort\? \(Pulumi\.yaml lists every setting with its default\)$/m],
+    ["key in the wrong case", { simdevices: 7 }, /secure-iot:simdevices is not a setting of this program: did you mean secure-iot:simDevices\?/],
+    ["typo in the project's namespace", { "secure-io:simDevices": 7 }, /secure-io:simDevices: nothing reads the namespace "secure-io"; did you mean secure-iot:simDevices\?/],
+    ["typo in a provider's namespace", { "dokcer:host": "ssh://admin@edge-01" }, /dokcer:host: nothing reads the namespace "dokcer"; did you mean docker:host\?/],
     ["bad docker host", { "docker:host": "edge-01:2375" }, /docker:host must be a unix:\/\/, tcp:\/\/, ssh:\/\/ or npipe:\/\/ address/],
     ["missing key", { simSeed: undefined }, /simSeed is missing \(Pulumi.yaml declares its default\)/],
     // Grafana's Flux macros are replaced by a pattern without a word boundary: "v.windowPeriod" inside a bucket name would be rewritten
@@ -126,6 +131,21 @@ describe("bad values are rejected with the key and what is allowed", () => {
     expect(loadSettings(stackConfig("prod", { dockerPlatform: "linux/arm64" }), "prod").platform).toBe("linux/arm64");
   });
 
+  test("an unknown setting far from every known one gets no guess, and not the whole list either", () => {
+    const message = failure(stackConfig("dev", { frobnicate: 1 }));
+    expect(message).toMatch(/secure-iot:frobnicate is not a setting of this program: \(Pulumi\.yaml lists every setting with its default\)/);
+    expect(message).not.toMatch(/did you mean/);
+    expect(message).not.toMatch(/tlsEnabled/);
+  });
+
+  test("near misses: one edit for short names, two for longer ones, a swap counts as one", () => {
+    expect(closest("tsl", ["tls", "docker"])).toBe("tls");
+    expect(closest("aws", ["tls", "docker"])).toBeUndefined();
+    expect(closest("simDevcies", CONFIG_KEYS)).toBe("simDevices");
+    expect(closest("grafanaPortt", CONFIG_KEYS)).toBe("grafanaPort");
+    expect(closest("influxRetentionDays", CONFIG_KEYS)).toBeUndefined();
+  });
+
   test("all problems are reported at once", () => {
     const message = failure(stackConfig("dev", { simDevices: -1, grafanaPort: 80, tlsMinVersion: "tls" }));
     expect(message).toMatch(/simDevices/);
@@ -159,9 +179,99 @@ describe("accepted with a warning", () => {
     expect(s.dockerHost).toBe("ssh://admin@edge-01");
   });
 
+  test("a key of a namespace nothing here reads has no effect, and says so", () => {
+    const s = loadSettings(stackConfig("dev", { "aws:region": "eu-west-1" }), "dev");
+    expect(s.warnings).toEqual(["aws:region has no effect: this program and its providers read only the namespaces secure-iot, docker, tls, random, pulumi"]);
+  });
+
+  test("keys the providers or the engine read pass without a word", () => {
+    const s = loadSettings(stackConfig("dev", { "docker:sshOpts": '["-o","StrictHostKeyChecking=yes"]', "tls:proxy": "{}", "pulumi:tags": "{}" }), "dev");
+    expect(s.warnings).toEqual([]);
+  });
+
   test("a chosen password replaces the generated one", () => {
     const s = loadSettings(stackConfig("dev", { grafanaAdminPassword: "correct-horse-battery-staple" }), "dev");
     expect(s.grafana.adminPassword).toBe("correct-horse-battery-staple");
     expect(loadSettings(stackConfig("dev"), "dev").grafana.adminPassword).toBeUndefined();
+  });
+});
+
+describe("stack files are read as the Pulumi CLI reads them", () => {
+  /** A project folder with the real Pulumi.yaml and the given stack files. */
+  const projectWith = (stackFiles: Record<string, string>): string => {
+    const root = mkdtempSync(join(tmpdir(), "stack-config-"));
+    copyFileSync(join(ROOT, "Pulumi.yaml"), join(root, "Pulumi.yaml"));
+    for (const [stack, text] of Object.entries(stackFiles)) writeFileSync(join(root, `Pulumi.${stack}.yaml`), text);
+    return root;
+  };
+  const readFailure = (root: string, stack: string): string => {
+    try {
+      readStackConfig(root, stack);
+    } catch (error) {
+      expect(error).toBeInstanceOf(StackConfigError);
+      return (error as Error).message;
+    }
+    throw new Error("expected the stack files to be refused");
+  };
+
+  // Pulumi rewrites a key without ":" to "<project>:<key>" (stackConfigNamespacedWithProject), so the program sees it
+  test("a key without the project's prefix is the project's key, and the program gets its value", () => {
+    const root = projectWith({ site: "config:\n  simDevices: 7\n  secure-iot:config:simSite: old-form\n  docker:host: ssh://admin@edge-01\n" });
+    const config = readStackConfig(root, "site");
+    expect(config["secure-iot:simDevices"]).toBe("7");
+    expect(config["secure-iot:simSite"]).toBe("old-form");
+    expect(config).not.toHaveProperty("simDevices");
+    const settings = loadSettings(config, "site");
+    expect(settings.simulator.devices).toBe(7);
+    expect(settings.simulator.site).toBe("old-form");
+    expect(settings.dockerHost).toBe("ssh://admin@edge-01");
+  });
+
+  test("one key set twice, with and without the prefix, is refused: Pulumi would keep either", () => {
+    const root = projectWith({ site: "config:\n  simDevices: 7\n  secure-iot:simDevices: 9\n" });
+    expect(readFailure(root, "site")).toBe(`${join(root, "Pulumi.site.yaml")} sets secure-iot:simDevices twice, as "simDevices" and as "secure-iot:simDevices": keep one`);
+  });
+
+  test("a key Pulumi cannot parse is refused", () => {
+    const root = projectWith({ site: "config:\n  secure-iot:sim:devices: 7\n" });
+    expect(readFailure(root, "site")).toMatch(/Pulumi\.site\.yaml: "secure-iot:sim:devices" is not a configuration key; Pulumi accepts <name> \(this project's\) or <namespace>:<name>/);
+  });
+
+  test("a key without a value is an empty string, as in Pulumi", () => {
+    const root = projectWith({ site: "config:\n  secure-iot:alertWebhookUrl:\n" });
+    expect(readStackConfig(root, "site")["secure-iot:alertWebhookUrl"]).toBe("");
+  });
+
+  test("a stack without a file: one line that names the file and lists the stacks there are", () => {
+    const root = projectWith({ dev: "config: {}\n", prod: "config: {}\n" });
+    expect(stackNames(root)).toEqual(["dev", "prod"]);
+    const message = readFailure(root, "prd");
+    expect(message).toBe(`there is no stack "prd": ${join(root, "Pulumi.prd.yaml")} does not exist; stacks with a Pulumi.<stack>.yaml file: dev, prod`);
+  });
+
+  test("a stack name that is not one (a path) is refused before any file is read", () => {
+    const root = projectWith({ dev: "config: {}\n" });
+    expect(readFailure(root, "../dev")).toMatch(/^"\.\.\/dev" is not a stack name \(letters, digits, _ \. - only\); stacks in .*: dev$/);
+  });
+
+  test.each([
+    ["a mis-indented key", "config:\n  secure-iot:simDevices: 7\n secure-iot:simSite: x\n", ":3:1: All mapping items must start at the same column;"],
+    ["a tab", "config:\n\tsecure-iot:simDevices: 7\n", ":2:1: Tabs are not allowed as indentation;"],
+    ["a key set twice", "config:\n  secure-iot:simDevices: 7\n  secure-iot:simDevices: 8\n", ":3:3: Map keys must be unique;"],
+  ])("YAML error (%s): one line with the file, line and column", (_name, text, where) => {
+    const root = projectWith({ site: text });
+    const message = readFailure(root, "site");
+    expect(message).toBe(`${join(root, "Pulumi.site.yaml")}${where} fix the YAML there (keys under config: indented alike with spaces, no tabs, each key once)`);
+  });
+
+  test("config: that is not a mapping", () => {
+    const root = projectWith({ site: "config:\n  - simDevices\n" });
+    expect(readFailure(root, "site")).toMatch(/Pulumi\.site\.yaml: config: must be a mapping of key: value lines/);
+  });
+
+  test("an encrypted value is refused unless the caller gives a stand-in", () => {
+    const root = projectWith({ site: "config:\n  secure-iot:grafanaAdminPassword:\n    secure: AAABAKz0\n" });
+    expect(readFailure(root, "site")).toMatch(/secure-iot:grafanaAdminPassword is encrypted \(secure:\)/);
+    expect(readStackConfig(root, "site", { secretPlaceholder: "stand-in-for-a-secret" })["secure-iot:grafanaAdminPassword"]).toBe("stand-in-for-a-secret");
   });
 });

@@ -4,10 +4,9 @@
 // the stack config and the program's module-level code start clean: one file can run the dev and
 // the prod stack, or a component alone. The config is the one users deploy: Pulumi.yaml's defaults
 // overlaid with Pulumi.<stack>.yaml, then any overrides of the test.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { parse } from "yaml";
 import type * as PulumiModule from "@pulumi/pulumi";
+import { readStackConfig } from "../../stack-config";
 
 // Every fresh copy of @pulumi/pulumi (one per run) adds process exit listeners; many runs per file are expected.
 process.setMaxListeners(100);
@@ -51,23 +50,13 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, a
 
 /** Pulumi.yaml defaults, then Pulumi.<stack>.yaml, then overrides: "project:key" to the string the engine passes. */
 export function stackConfig(stack: string, overrides: Record<string, unknown> = {}): Record<string, string> {
-  const project = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8"));
-  const config: Record<string, string> = {};
-  for (const [key, spec] of Object.entries<any>(project.config ?? {})) {
-    if (spec && "default" in spec) config[`${PROJECT}:${key}`] = toConfigString(spec.default);
-  }
-  const stackFile = parse(readFileSync(join(ROOT, `Pulumi.${stack}.yaml`), "utf8"));
-  for (const [key, value] of Object.entries(stackFile.config ?? {})) config[key] = toConfigString(value);
+  const config = readStackConfig(ROOT, stack);
   for (const [key, value] of Object.entries(overrides)) {
     const fullKey = key.includes(":") ? key : `${PROJECT}:${key}`;
     if (value === undefined) delete config[fullKey];
-    else config[fullKey] = toConfigString(value);
+    else config[fullKey] = typeof value === "string" ? value : JSON.stringify(value);
   }
   return config;
-}
-
-function toConfigString(value: unknown): string {
-  return typeof value === "string" ? value : JSON.stringify(value);
 }
 
 export interface Run {
