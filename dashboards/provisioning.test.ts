@@ -1,6 +1,6 @@
 // The provisioned files themselves: the alerting file parses back to the rules (and, with a
 // webhook, a contact point and a policy); `npm run dashboards` writes exactly what the program
-// stages into Grafana's files volume; the README's tables are the generated ones.
+// stages into Grafana's files volume; docs/DASHBOARDS.md's tables are the generated ones.
 import { spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,7 +11,7 @@ import { loadSettings } from "../settings";
 import { CONTAINER, ROOT, one, runUnderMocks, stackConfig, uploads } from "../test/support/harness";
 import { buildAlertRules, buildDashboards, dashboardOptions, provisionedFiles } from ".";
 import { main, stackFiles, stackReadme } from "./cli";
-import { README_BEGIN, README_END } from "./readme";
+import { GENERATED_BEGIN, GENERATED_DOC, GENERATED_END } from "./readme";
 
 const devOptions = () => dashboardOptions(loadSettings(stackConfig("dev"), "dev"));
 
@@ -128,12 +128,14 @@ describe("npm run dashboards", () => {
   });
 });
 
-test("the README's dashboard and alert tables are the generated ones (npm run dashboards -- --readme)", () => {
-  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
-  const begin = readme.indexOf(README_BEGIN);
-  const end = readme.indexOf(README_END);
+test("docs/DASHBOARDS.md's dashboard and alert tables are the generated ones (npm run dashboards -- --readme)", () => {
+  const doc = readFileSync(join(ROOT, GENERATED_DOC), "utf8");
+  const begin = doc.indexOf(GENERATED_BEGIN);
+  const end = doc.indexOf(GENERATED_END);
   expect(begin).toBeGreaterThan(0);
   expect(end).toBeGreaterThan(begin);
-  const section = readme.slice(begin + README_BEGIN.length, end).trim();
+  // one generated section only, so an old copy left elsewhere in the page cannot pass unnoticed
+  expect(doc.indexOf(GENERATED_BEGIN, begin + 1)).toBe(-1);
+  const section = doc.slice(begin + GENERATED_BEGIN.length, end).trim();
   expect(section).toBe(stackReadme(ROOT, "dev").trim());
 });
