@@ -1,33 +1,39 @@
 #!/usr/bin/env bash
-# npm run up [-- --stack NAME] [-- --generate-passphrase]: deploy a stack (dev by default), with
-# the policy pack (policy/) enforced.
+# npm run up [-- --stack NAME] [--generate-passphrase]: deploy a stack (dev by default), with the
+# policy pack (policy/) enforced.
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-STACK="${STACK:-dev}"
-GENERATE_PASSPHRASE=false
-while [ $# -gt 0 ]; do
-  case "$1" in
-    --stack) STACK="$2"; shift 2 ;;
-    --generate-passphrase) GENERATE_PASSPHRASE=true; shift ;;
-    *) echo "usage: npm run up [-- --stack NAME] [-- --generate-passphrase]" >&2; exit 2 ;;
-  esac
-done
 # shellcheck source=scripts/prereqs.sh
-source "$ROOT/scripts/prereqs.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/prereqs.sh"
+USAGE="npm run up [-- --stack NAME] [--generate-passphrase]"
+script_arg() {
+  case "$1" in
+    --generate-passphrase) GENERATE_PASSPHRASE=true ;;
+    *) return 1 ;;
+  esac
+}
+parse_args "$@"
+check_stack
+use_state_backend
+need_pulumi
+use_passphrase --up
+need_docker
+need_node
+need_dependencies
 # The policy pack (applied below) runs with the project's @pulumi/policy.
-if [ ! -d "$ROOT/node_modules/@pulumi/policy" ]; then
-  echo "error: the policy pack's dependency @pulumi/policy is not installed: run 'npm ci' first" >&2
-  exit 1
+if [ -d "$ROOT/node_modules/@pulumi/pulumi" ] && [ ! -d "$ROOT/node_modules/@pulumi/policy" ]; then
+  need "error: the policy pack's dependency @pulumi/policy is not installed: run 'npm ci' first"
 fi
+stop_if_unmet
 
 cd "$ROOT"
 # Creating a stack with the passphrase provider writes its encryptionsalt into Pulumi.<stack>.yaml.
 # It is not a secret, but it belongs to this passphrase: say so once, when it appears.
 stack_file="Pulumi.$STACK.yaml"
 had_salt=false
-grep -q '^encryptionsalt:' "$stack_file" 2>/dev/null && had_salt=true
+grep -q '^encryptionsalt:' "$stack_file" && had_salt=true
+# The stack file exists (check_stack), but the stack itself may not yet exist in this backend.
 pulumi stack select --create "$STACK" --non-interactive
-if [ "$had_salt" = false ] && grep -q '^encryptionsalt:' "$stack_file" 2>/dev/null; then
+if [ "$had_salt" = false ] && grep -q '^encryptionsalt:' "$stack_file"; then
   echo "note: Pulumi added 'encryptionsalt:' to $stack_file. It is not a secret, but it only works with this stack's passphrase:"
   echo "      keep it with your deployment's copy of the stack file (commit it there), and do not send it upstream."
 fi
@@ -38,5 +44,8 @@ fi
 pulumi up --yes --stack "$STACK" --non-interactive --policy-pack "$ROOT/policy"
 echo
 echo "Grafana:  $(pulumi stack output grafanaUrl --stack "$STACK")   (user: $(pulumi stack output grafanaAdminUser --stack "$STACK"))"
-echo "Password: pulumi stack output grafanaAdminPassword --show-secrets --stack $STACK"
-echo "CA:       pulumi stack output caCertificatePem --stack $STACK > iot-ca.pem   (import it into your browser to trust the site)"
+# The state backend and passphrase are set in this script only: these commands set them again, so
+# they work from the user's own shell.
+echo "Password: npm run -s outputs -- --stack $STACK --show-secrets grafanaAdminPassword"
+echo "CA:       npm run -s outputs -- --stack $STACK caCertificatePem > iot-ca.pem   (import it into your browser to trust the site)"
+echo "Outputs:  npm run outputs -- --stack $STACK   (secrets shown as [secret] unless --show-secrets)"
