@@ -329,3 +329,73 @@ describe("npm run verify -- --json: JSON out even when it cannot start", () => {
     expect(r.stderr).toMatch(/^error: the Pulumi CLI is not installed/);
   });
 });
+
+describe("the test commands", () => {
+  /** A PATH with what npm and the tier runners use, and neither Go, nor the Pulumi CLI, nor a Docker CLI. */
+  function bareTools(): string {
+    const bin = join(mkdtempSync(join(tmpdir(), "tiers-")), "bin");
+    mkdirSync(bin);
+    const tools = ["sh", "bash", "node", "npm", "env", "dirname", "mkdir", "mktemp", "rm", "cat", "tee", "sed", "tail", "awk", "grep", "head", "find", "id", "timeout", "cut", "tr", "sort", "sha256sum", "date"];
+    for (const tool of tools) symlinkSync(whereIs(tool), join(bin, tool));
+    return bin;
+  }
+
+  /** This process's environment without IOT_REQUIRE_TIERS: the commands must set it themselves. */
+  const inherited = { ...process.env };
+  delete inherited.IOT_REQUIRE_TIERS;
+
+  function npmRun(script: string, env: Record<string, string>) {
+    const r = spawnSync("npm", ["run", "--silent", script], { cwd: ROOT, env: { ...inherited, ...env }, encoding: "utf8", timeout: 170_000 });
+    return { status: r.status, output: `${r.stdout}${r.stderr}` };
+  }
+
+  test("npm run test:engine without an engine: fails at once with the reason (it was asked for by name)", () => {
+    const state = mkdtempSync(join(tmpdir(), "engine-state-"));
+    const r = npmRun("test:engine", { ENGINE_PROVISION: "0", ENGINE_STATE_DIR: state, DOCKER_HOST: `unix://${state}/none.sock` });
+    expect(r.status).toBe(1);
+    expect(r.output).toContain(`engine tier FAILED: it cannot run here: no Docker engine answers at unix://${state}/none.sock`);
+    expect(r.output).not.toMatch(/Test Suites:/);
+  }, 180_000);
+
+  test("npm run test:influxdb without Go to build the binaries: fails at once with the reason", () => {
+    // A CLI version no cache holds, so the build is needed whatever .cache/upstream contains.
+    const r = npmRun("test:influxdb", { PATH: bareTools(), INFLUX_CLI_VERSION: "v0.0.0-not-built" });
+    expect(r.status).toBe(1);
+    expect(r.output).toContain("influxdb tier FAILED: it cannot run here: prerequisite missing: 'go' not found on PATH");
+    expect(r.output).not.toMatch(/Test Suites:/);
+  }, 180_000);
+
+  test("npm run test:e2e without the Pulumi CLI: exit 1, with the reason", () => {
+    const r = npmRun("test:e2e", { PATH: bareTools() });
+    expect(r.status).toBe(1);
+    expect(r.output).toContain("e2e tier cannot run here: the Pulumi CLI is not installed");
+  }, 180_000);
+
+  test("a tier run by npm test is still skipped, not failed, where it cannot run: run.sh goes on to jest", () => {
+    const state = mkdtempSync(join(tmpdir(), "engine-state-"));
+    const r = spawnSync("bash", ["test/engine/run.sh", "--listTests"], {
+      cwd: ROOT,
+      env: { ...inherited, ENGINE_PROVISION: "0", ENGINE_STATE_DIR: state, DOCKER_HOST: `unix://${state}/none.sock` },
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/\.engine\.test\.ts$/m);
+  }, 120_000);
+
+  test("npm run test:unit runs tiers 1 and 2 only: no engine, InfluxDB or e2e test file", () => {
+    expect(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).scripts["test:unit"]).toBe("npm run build:simulator && jest --config jest.unit.config.js");
+    const listed = execFileSync(join(ROOT, "node_modules", ".bin", "jest"), ["--config", "jest.unit.config.js", "--listTests"], { cwd: ROOT, encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .map((f) => f.slice(ROOT.length + 1));
+    expect(listed.filter((f) => /^test\/(engine|influxdb|e2e)\//.test(f))).toEqual([]);
+    expect(listed).toEqual(expect.arrayContaining(["test/program.test.ts", "test/scripts.test.ts", "simulator/test/write-path.test.ts", "policy/pack.test.ts", "dashboards/dashboards.test.ts"]));
+    // everything else the root config runs is there
+    const all = execFileSync(join(ROOT, "node_modules", ".bin", "jest"), ["--listTests"], { cwd: ROOT, encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .map((f) => f.slice(ROOT.length + 1));
+    expect(all.filter((f) => !f.startsWith("test/influxdb/")).sort()).toEqual([...listed].sort());
+  });
+});

@@ -1,7 +1,8 @@
 // Deploys a throw-away stack on the local Docker engine with the Pulumi Automation API, checks that
 // readings arrive and that Grafana answers over verified TLS, then destroys it and checks nothing
 // is left. Written for machines with Docker and the Pulumi CLI; elsewhere it is skipped, and the
-// reason is printed (a skip is not a pass).
+// reason is printed (a skip is not a pass), except under npm run test:e2e, which asks for this
+// tier by name: there it fails with the reason.
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync } from "node:fs";
@@ -27,7 +28,15 @@ function missingPrerequisite(): string | undefined {
 }
 
 const skipReason = missingPrerequisite();
-if (skipReason) console.warn(`e2e SKIPPED (not passed): ${skipReason}`);
+/** npm run test:e2e asks for the tier by name (IOT_REQUIRE_TIERS=e2e): there a skip must fail the run. */
+const required = (process.env.IOT_REQUIRE_TIERS ?? "").split(",").map((t) => t.trim()).includes("e2e");
+if (skipReason && required) {
+  test("the e2e tier was asked for (IOT_REQUIRE_TIERS) and cannot run here", () => {
+    throw new Error(`e2e tier cannot run here: ${skipReason}`);
+  });
+} else if (skipReason) {
+  console.warn(`e2e SKIPPED (not passed): ${skipReason}`);
+}
 const suite = skipReason ? describe.skip : describe;
 
 function freePort(): Promise<number> {

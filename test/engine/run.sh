@@ -2,12 +2,16 @@
 # npm run test:engine: the engine tier alone. Finds or starts an engine (engine.sh), builds the
 # cached local base image (base-image.sh), runs jest with jest.engine.config.js, and stops the
 # private dockerd again if this run started it. Without an engine the suites are skipped, with the
-# reason printed (exit status 0, reported as skipped, never as passed). Extra arguments go to jest.
+# reason printed (exit status 0, reported as skipped, never as passed), unless IOT_REQUIRE_TIERS
+# names the tier (npm run test:engine, which asks for it by name, and CI): then it stops at once
+# with the reason and exit status 1. Extra arguments go to jest.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 cd "$ROOT"
 STATE_DIR=${ENGINE_STATE_DIR:-$ROOT/.cache/engine}
 started=$SECONDS
+# npm run test:engine sets it to "engine"; CI to every tier it provides.
+required_tiers=${IOT_REQUIRE_TIERS:-}
 
 rc=0
 bash test/engine/engine.sh start >/dev/null || rc=$?
@@ -36,6 +40,11 @@ else
     cat "$STATE_DIR/base-image.log" >&2
     export ENGINE_BASE_IMAGE
   fi
+fi
+
+if [[ -n ${ENGINE_SKIP_REASON:-} && ,${required_tiers// /}, == *,engine,* ]]; then
+  echo "engine tier FAILED: it cannot run here: $ENGINE_SKIP_REASON (a tier asked for by name, or named in IOT_REQUIRE_TIERS, must run)" >&2
+  exit 1
 fi
 
 status=0
