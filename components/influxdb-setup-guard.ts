@@ -40,7 +40,7 @@ export function setupChanges(olds: Partial<SetupValues>, news: SetupValues): { p
       reason:
         `${SETTING_OF[key]} ${values}: InfluxDB applies it only at its first setup, so it would keep the old value ` +
         `while Grafana and the simulator used the new one. Set it back, or start over with an empty database ` +
-        `(README.md, "Setup-only settings").`,
+        `(docs/CONFIGURATION.md, "Setup-only settings").`,
     });
   }
   return failures;

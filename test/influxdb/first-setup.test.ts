@@ -20,7 +20,7 @@ import { INFLUX, influxTier, tierStatus } from "./support/tier";
 import { createTestCa } from "../../simulator/test/support/pki";
 import { request as httpRequest } from "node:http";
 
-/** Seconds of a retention as the program accepts it (README: ≥ 1h, one unit of h, d or w). */
+/** Seconds of a retention as the program accepts it (docs/CONFIGURATION.md, "Every setting": ≥ 1h, one unit of h, d or w). */
 function retentionSeconds(value: string): number {
   const m = /^(\d+)([hdw])$/.exec(value);
   if (!m) throw new Error(`not a retention of one unit h, d or w: ${value}`);

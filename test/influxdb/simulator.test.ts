@@ -13,7 +13,7 @@ import { isSummary, metricsMeasurement, runToExit, simulatorConfig, simulatorEnv
 import { serverTest, startStack, type Stack } from "./support/stack";
 import { influxTier } from "./support/tier";
 
-/** The README's data schema: tags device and site, these fields (rssi_dbm an integer, the rest floats). */
+/** The data schema (docs/SIMULATOR.md, "Data schema"): tags device and site, these fields (rssi_dbm an integer, the rest floats). */
 const DOCUMENTED_FIELDS: Record<string, string> = { temperature_c: "double", humidity_pct: "double", pressure_hpa: "double", battery_pct: "double", rssi_dbm: "long" };
 
 const FLEET = { SIM_DEVICES: "20", SIM_INTERVAL_MS: "2000", SIM_BACKFILL: "1h", SIM_EXIT_AFTER_BACKFILL: "true" };
