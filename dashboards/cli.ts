@@ -1,5 +1,5 @@
 // npm run dashboards -- --out DIR [--stack NAME]   writes the provisioned files of a stack
-// npm run dashboards -- --readme [--stack NAME]    prints the README's generated section
+// npm run dashboards -- --readme [--stack NAME]    prints the generated tables of docs/DASHBOARDS.md
 //
 // The files are made by the function the program uses (provisionedFiles), from the same validated
 // settings (Pulumi.yaml's defaults, then Pulumi.<stack>.yaml), so they are what `pulumi up`
@@ -56,7 +56,7 @@ export function writeFiles(out: string, files: Record<string, string>): string[]
   return written;
 }
 
-const USAGE = "usage: npm run dashboards -- (--out DIR | --readme) [--stack NAME]   (stack: dev unless given)";
+const USAGE = "usage: npm run dashboards -- (--out DIR | --readme) [--stack NAME]   (stack: dev unless given; --readme prints the generated tables of docs/DASHBOARDS.md)";
 
 export function main(argv: string[], root: string): number {
   let out: string | undefined;
