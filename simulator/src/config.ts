@@ -51,86 +51,119 @@ export interface SimulatorConfig {
 
 type Env = Record<string, string | undefined>;
 
+/**
+ * What --help says of a variable: what it accepts and, for a variable without a default value in
+ * the schema, what applies when it is unset (loadConfig works those out from other settings).
+ * Attached to the schema itself, so the help is made from the same figures as the validation.
+ */
+interface SettingHelp {
+  accepts?: string;
+  whenUnset?: string;
+}
+const HELP = z.registry<SettingHelp>();
+
+function help<T extends z.ZodType>(schema: T, meta: SettingHelp): T {
+  HELP.add(schema as z.ZodType, meta);
+  return schema;
+}
+
 // Each helper turns one environment variable into a zod schema whose error message names
 // the variable and what it accepts, so every problem reads the same way.
 function integer(name: string, min: number, max: number) {
-  return z
-    .string()
-    .trim()
-    .refine((v) => /^-?\d+$/.test(v) && Number(v) >= min && Number(v) <= max, {
-      message: `${name} must be an integer from ${min} to ${max}`,
-    })
-    .transform(Number);
+  const accepts = `an integer from ${min} to ${max}`;
+  return help(
+    z
+      .string()
+      .trim()
+      .refine((v) => /^-?\d+$/.test(v) && Number(v) >= min && Number(v) <= max, { message: `${name} must be ${accepts}` })
+      .transform(Number),
+    { accepts },
+  );
 }
 
 function rate(name: string) {
-  return z
-    .string()
-    .trim()
-    .refine((v) => v !== "" && Number.isFinite(Number(v)) && Number(v) >= 0 && Number(v) <= 1, {
-      message: `${name} must be a probability per reading from 0 to 1`,
-    })
-    .transform(Number);
+  const accepts = "a probability per reading from 0 to 1";
+  return help(
+    z
+      .string()
+      .trim()
+      .refine((v) => v !== "" && Number.isFinite(Number(v)) && Number(v) >= 0 && Number(v) <= 1, { message: `${name} must be ${accepts}` })
+      .transform(Number),
+    { accepts },
+  );
 }
 
 function duration(name: string) {
-  return z
-    .string()
-    .refine((v) => parseDuration(v) !== undefined, {
-      message: `${name} must be a duration such as 30s, 15m, 24h or 7d`,
-    })
-    .transform((v) => parseDuration(v) as number);
+  const accepts = "a duration such as 30s, 15m, 24h or 7d";
+  return help(
+    z
+      .string()
+      .refine((v) => parseDuration(v) !== undefined, { message: `${name} must be ${accepts}` })
+      .transform((v) => parseDuration(v) as number),
+    { accepts },
+  );
 }
 
 function boolean(name: string) {
-  return z.enum(["true", "false"], { message: `${name} must be true or false` }).transform((v) => v === "true");
+  return help(z.enum(["true", "false"], { message: `${name} must be true or false` }).transform((v) => v === "true"), { accepts: "true or false" });
 }
 
 function nonEmpty(name: string) {
   return z.string({ message: `${name} is required` }).trim().min(1, { message: `${name} is required` });
 }
 
+function tagValue(name: string) {
+  const accepts = "1-64 characters of A-Z a-z 0-9 _ . -";
+  return help(z.string().refine((v) => TAG_SAFE.test(v), { message: `${name} must be ${accepts}` }), { accepts });
+}
+
 // Tag values are written unescaped into line protocol, so only a safe alphabet is allowed.
 const TAG_SAFE = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/** Seconds of traffic the retry buffer holds by default: the brief asks for at least five minutes. */
+export const DEFAULT_BUFFER_SECONDS = 300;
+
 const envSchema = z.object({
-  INFLUX_URL: nonEmpty("INFLUX_URL").refine(
-    (v) => {
-      try {
-        const url = new URL(v);
-        return (url.protocol === "https:" || url.protocol === "http:") && url.hostname !== "";
-      } catch {
-        return false;
-      }
-    },
-    { message: "INFLUX_URL must be an http:// or https:// URL such as https://influxdb:8086" },
+  INFLUX_URL: help(
+    nonEmpty("INFLUX_URL").refine(
+      (v) => {
+        try {
+          const url = new URL(v);
+          return (url.protocol === "https:" || url.protocol === "http:") && url.hostname !== "";
+        } catch {
+          return false;
+        }
+      },
+      { message: "INFLUX_URL must be an http:// or https:// URL such as https://influxdb:8086" },
+    ),
+    { accepts: "an http:// or https:// URL such as https://influxdb:8086; required" },
   ),
-  INFLUX_ORG: nonEmpty("INFLUX_ORG"),
-  INFLUX_BUCKET: nonEmpty("INFLUX_BUCKET"),
-  INFLUX_TOKEN: z.string().optional(),
-  INFLUX_TOKEN_FILE: z.string().optional(),
-  INFLUX_CA_FILE: z.string().optional(),
+  INFLUX_ORG: help(nonEmpty("INFLUX_ORG"), { accepts: "the organisation's name; required" }),
+  INFLUX_BUCKET: help(nonEmpty("INFLUX_BUCKET"), { accepts: "the bucket's name; required" }),
+  INFLUX_TOKEN: help(z.string(), { accepts: "a token allowed to write to the bucket; this or INFLUX_TOKEN_FILE" }).optional(),
+  INFLUX_TOKEN_FILE: help(z.string(), { accepts: "a file holding that token; this or INFLUX_TOKEN" }).optional(),
+  INFLUX_CA_FILE: help(z.string(), { accepts: "a PEM file of the CA certificates to trust", whenUnset: "the system's CA store" }).optional(),
   SIM_DEVICES: integer("SIM_DEVICES", 1, 10_000_000).default(5),
   SIM_INTERVAL_MS: integer("SIM_INTERVAL_MS", 10, 3_600_000).default(5000),
-  SIM_SITE: z
-    .string()
-    .refine((v) => TAG_SAFE.test(v), { message: "SIM_SITE must be 1-64 characters of A-Z a-z 0-9 _ . -" })
-    .default("site-1"),
-  SIM_MEASUREMENT: z
-    .string()
-    .refine((v) => TAG_SAFE.test(v), { message: "SIM_MEASUREMENT must be 1-64 characters of A-Z a-z 0-9 _ . -" })
-    .refine((v) => v !== METRICS_MEASUREMENT, { message: `SIM_MEASUREMENT must not be "${METRICS_MEASUREMENT}", the measurement of the simulator's own counters` })
-    .default(DEFAULT_MEASUREMENT),
+  SIM_SITE: tagValue("SIM_SITE").default("site-1"),
+  SIM_MEASUREMENT: help(
+    tagValue("SIM_MEASUREMENT").refine((v) => v !== METRICS_MEASUREMENT, {
+      message: `SIM_MEASUREMENT must not be "${METRICS_MEASUREMENT}", the measurement of the simulator's own counters`,
+    }),
+    { accepts: `1-64 characters of A-Z a-z 0-9 _ . -, not "${METRICS_MEASUREMENT}"` },
+  ).default(DEFAULT_MEASUREMENT),
   SIM_SEED: integer("SIM_SEED", 0, 4_294_967_295).default(1),
-  SIM_BACKFILL: duration("SIM_BACKFILL").optional(),
+  SIM_BACKFILL: help(duration("SIM_BACKFILL"), { accepts: "a duration such as 30s, 15m, 24h or 7d of history written first", whenUnset: "none, live readings only" }).optional(),
   SIM_EXIT_AFTER_BACKFILL: boolean("SIM_EXIT_AFTER_BACKFILL").default(false),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
   SIM_BATCH_SIZE: integer("SIM_BATCH_SIZE", 1, 100_000).default(5000),
   SIM_FLUSH_INTERVAL_MS: integer("SIM_FLUSH_INTERVAL_MS", 10, 60_000).default(1000),
   SIM_GZIP: boolean("SIM_GZIP").default(true),
-  SIM_BUFFER_LINES: integer("SIM_BUFFER_LINES", 1, 100_000_000).optional(),
-  SIM_MAX_INFLIGHT_LINES: integer("SIM_MAX_INFLIGHT_LINES", 1, 100_000_000).optional(),
-  SIM_MAX_LAG_MS: integer("SIM_MAX_LAG_MS", 1000, 86_400_000).optional(),
+  SIM_BUFFER_LINES: help(integer("SIM_BUFFER_LINES", 1, 100_000_000).optional(), {
+    whenUnset: `the larger of 2 × SIM_BATCH_SIZE and ${DEFAULT_BUFFER_SECONDS} s of readings`,
+  }),
+  SIM_MAX_INFLIGHT_LINES: help(integer("SIM_MAX_INFLIGHT_LINES", 1, 100_000_000).optional(), { whenUnset: "SIM_BUFFER_LINES + 4 × SIM_BATCH_SIZE" }),
+  SIM_MAX_LAG_MS: help(integer("SIM_MAX_LAG_MS", 1000, 86_400_000).optional(), { whenUnset: String(DEFAULT_BUFFER_SECONDS * 1000) }),
   SIM_RETRY_MIN_MS: integer("SIM_RETRY_MIN_MS", 1, 600_000).default(1000),
   SIM_RETRY_MAX_MS: integer("SIM_RETRY_MAX_MS", 1, 3_600_000).default(30_000),
   SIM_RETRY_JITTER_MS: integer("SIM_RETRY_JITTER_MS", 0, 60_000).default(200),
@@ -138,18 +171,21 @@ const envSchema = z.object({
   SIM_REQUEST_TIMEOUT_MS: integer("SIM_REQUEST_TIMEOUT_MS", 100, 600_000).default(10_000),
   SIM_STARTUP_TIMEOUT_MS: integer("SIM_STARTUP_TIMEOUT_MS", 0, 3_600_000).default(120_000),
   SIM_SHUTDOWN_TIMEOUT_MS: integer("SIM_SHUTDOWN_TIMEOUT_MS", 100, 600_000).default(8000),
-  SIM_HEALTH_FILE: z.string().min(1, { message: "SIM_HEALTH_FILE must be a file path" }).default("/tmp/simulator-health.json"),
-  SIM_HEALTH_MAX_AGE_MS: integer("SIM_HEALTH_MAX_AGE_MS", 1000, 86_400_000).optional(),
-  SIM_METRICS_INTERVAL_MS: integer("SIM_METRICS_INTERVAL_MS", 0, 3_600_000)
-    .refine((v) => v === 0 || v >= 100, { message: "SIM_METRICS_INTERVAL_MS must be 0 (no metrics) or an integer from 100 to 3600000" })
-    .default(10_000),
+  // only for a container whose stop timeout was raised above Docker's 10 s
+  SIM_ALLOW_LONG_SHUTDOWN: help(boolean("SIM_ALLOW_LONG_SHUTDOWN"), { accepts: "true or false: allow SIM_SHUTDOWN_TIMEOUT_MS of 10000 or more" }).default(false),
+  SIM_HEALTH_FILE: help(z.string().min(1, { message: "SIM_HEALTH_FILE must be a file path" }), { accepts: "a file path" }).default("/tmp/simulator-health.json"),
+  SIM_HEALTH_MAX_AGE_MS: help(integer("SIM_HEALTH_MAX_AGE_MS", 1000, 86_400_000).optional(), { whenUnset: "the larger of 3 × SIM_INTERVAL_MS and 30000" }),
+  SIM_METRICS_INTERVAL_MS: help(
+    integer("SIM_METRICS_INTERVAL_MS", 0, 3_600_000).refine((v) => v === 0 || v >= 100, {
+      message: "SIM_METRICS_INTERVAL_MS must be 0 (no metrics) or an integer from 100 to 3600000",
+    }),
+    { accepts: "0 (no metrics) or an integer from 100 to 3600000" },
+  ).default(10_000),
   SIM_FAULT_SPIKE_RATE: rate("SIM_FAULT_SPIKE_RATE").default(0.001),
   SIM_FAULT_STUCK_RATE: rate("SIM_FAULT_STUCK_RATE").default(0.0005),
   SIM_FAULT_DROPOUT_RATE: rate("SIM_FAULT_DROPOUT_RATE").default(0.0005),
 });
 
-/** Seconds of traffic the retry buffer holds by default: the brief asks for at least five minutes. */
-export const DEFAULT_BUFFER_SECONDS = 300;
 
 function readSecretFile(variable: string, path: string, problems: string[]): string | undefined {
   try {
@@ -199,7 +235,7 @@ export function loadConfig(env: Env): SimulatorConfig {
     if (v.SIM_RETRY_MAX_MS < v.SIM_RETRY_MIN_MS) {
       problems.push("SIM_RETRY_MAX_MS must be at least SIM_RETRY_MIN_MS");
     }
-    if (v.SIM_SHUTDOWN_TIMEOUT_MS >= 10_000 && env.SIM_ALLOW_LONG_SHUTDOWN !== "true") {
+    if (v.SIM_SHUTDOWN_TIMEOUT_MS >= 10_000 && !v.SIM_ALLOW_LONG_SHUTDOWN) {
       // Docker kills the container 10 s after SIGTERM by default; a longer flush would be cut off.
       problems.push("SIM_SHUTDOWN_TIMEOUT_MS must be below Docker's 10 s stop timeout (set SIM_ALLOW_LONG_SHUTDOWN=true if you raised it)");
     }
@@ -248,4 +284,45 @@ export function loadConfig(env: Env): SimulatorConfig {
       dropoutRate: v.SIM_FAULT_DROPOUT_RATE,
     },
   };
+}
+
+/** Every environment variable the simulator reads. */
+export const SETTING_NAMES = Object.keys(envSchema.shape);
+
+export const USAGE = "usage: npm run simulate [-- --help], or node dist/main.js [--help | -h]; the settings are environment variables, --help lists them";
+
+/**
+ * The --help text: every variable of the schema, one line each, with what it accepts and its
+ * default, read from the schema (throws if a variable was added without its help).
+ */
+export function settingsHelp(): string {
+  const names = SETTING_NAMES as Array<keyof typeof envSchema.shape>;
+  const width = Math.max(...names.map((name) => name.length)) + 2;
+  const lines = names.map((name) => {
+    const { accepts, defaultText } = describeSetting(name, envSchema.shape[name]);
+    return `  ${name.padEnd(width)}${accepts}${defaultText === undefined ? "" : `; default ${defaultText}`}`;
+  });
+  return [
+    "IoT sensor simulator: writes sensor readings to InfluxDB 2. Its settings are environment variables:",
+    ...lines,
+    "Empty variables count as unset. What each one does: docs/SIMULATOR.md, section Settings.",
+    "",
+  ].join("\n");
+}
+
+/** Reads a variable's help through its wrappers (default, optional) down to the schema that carries it. */
+function describeSetting(name: string, schema: z.ZodType): { accepts: string; defaultText?: string } {
+  let accepts: string | undefined;
+  let defaultText: string | undefined;
+  for (let layer: z.ZodType | undefined = schema; layer !== undefined; ) {
+    const meta = HELP.get(layer);
+    accepts ??= meta?.accepts;
+    defaultText ??= meta?.whenUnset;
+    const def = layer._zod.def as { type: string; innerType?: z.ZodType; defaultValue?: unknown; entries?: Record<string, string> };
+    if (def.type === "default") defaultText ??= String(def.defaultValue);
+    if (def.type === "enum") accepts ??= `one of ${Object.values(def.entries ?? {}).join(", ")}`;
+    layer = def.type === "default" || def.type === "optional" ? def.innerType : undefined;
+  }
+  if (accepts === undefined) throw new Error(`${name} has no help: give its schema help(…, { accepts })`);
+  return { accepts, defaultText };
 }

@@ -1,6 +1,7 @@
+import { writeSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import pino from "pino";
-import { ConfigError, loadConfig } from "./config";
+import { ConfigError, USAGE, loadConfig, settingsHelp } from "./config";
 import { Fleet } from "./fleet";
 import { HealthFile } from "./health";
 import { MetricsReporter } from "./metrics";
@@ -20,6 +21,18 @@ const REDACT = ["token", "*.token", "headers.authorization", "*.headers.authoriz
 const stdout = pino.destination({ dest: 1, sync: true });
 
 async function main(): Promise<number> {
+  // Settings come from the environment only; an argument is either a request for help or a mistake.
+  // writeSync: process.exit() follows, and must not cut the text short.
+  const args = process.argv.slice(2);
+  if (args.includes("--help") || args.includes("-h")) {
+    writeSync(1, settingsHelp());
+    return 0;
+  }
+  if (args.length > 0) {
+    writeSync(2, `unknown argument ${JSON.stringify(args[0])}; ${USAGE}\n`);
+    return EXIT_CONFIG;
+  }
+
   const bootLog = pino({ base: undefined, redact: REDACT }, stdout);
   let config;
   try {

@@ -1,10 +1,11 @@
 // Bad configuration: the process exits 2 with a message naming the variable and what is allowed,
 // before it touches the network.
+import { spawnSync } from "node:child_process";
 import { chmodSync } from "node:fs";
-import { loadConfig, ConfigError } from "../src/config";
+import { loadConfig, ConfigError, SETTING_NAMES, USAGE, settingsHelp } from "../src/config";
 import { FakeInflux } from "./support/fake-influx";
 import { BUCKET, ORG, TOKEN, writeTempFile } from "./support/fixtures";
-import { baseEnv, startSimulator } from "./support/run-simulator";
+import { SIMULATOR_MAIN, baseEnv, startSimulator } from "./support/run-simulator";
 
 const server = new FakeInflux({ token: TOKEN, org: ORG, bucket: BUCKET });
 beforeAll(() => server.start());
@@ -48,6 +49,7 @@ const cases: Array<[string, () => Record<string, string>, RegExp]> = [
   ["seed out of range", () => ({ ...good(), SIM_SEED: "99999999999" }), /SIM_SEED must be an integer from 0 to 4294967295/],
   ["shutdown timeout past Docker's", () => ({ ...good(), SIM_SHUTDOWN_TIMEOUT_MS: "15000" }), /SIM_SHUTDOWN_TIMEOUT_MS must be below Docker's 10 s stop timeout/],
   ["retry max below min", () => ({ ...good(), SIM_RETRY_MIN_MS: "5000", SIM_RETRY_MAX_MS: "100" }), /SIM_RETRY_MAX_MS must be at least SIM_RETRY_MIN_MS/],
+  ["non-boolean long-shutdown opt-in", () => ({ ...good(), SIM_SHUTDOWN_TIMEOUT_MS: "15000", SIM_ALLOW_LONG_SHUTDOWN: "yes" }), /SIM_ALLOW_LONG_SHUTDOWN must be true or false/],
 ];
 if (!runningAsRoot) {
   cases.push(["unreadable token file", () => ({ ...without("INFLUX_TOKEN"), INFLUX_TOKEN_FILE: unreadable() }), /INFLUX_TOKEN_FILE cannot be read .*EACCES/]);
@@ -90,5 +92,51 @@ describe("loadConfig", () => {
     const config100k = loadConfig({ INFLUX_URL: "https://influxdb:8086", INFLUX_ORG: "o", INFLUX_BUCKET: "b", INFLUX_TOKEN: "t", SIM_DEVICES: "100000", SIM_INTERVAL_MS: "1000" });
     expect(config100k.bufferLines).toBeGreaterThanOrEqual(100_000 * 300);
     expect(config100k.maxInflightLines).toBeGreaterThan(config100k.bufferLines);
+  });
+});
+
+describe("command line: settings come from the environment, --help lists them", () => {
+  // the compiled simulator, as `npm run simulate -- ARGS` runs it; no server: neither case may reach one
+  const run = (args: string[]) => spawnSync(process.execPath, [SIMULATOR_MAIN, ...args], { env: { PATH: process.env.PATH ?? "" }, encoding: "utf8", timeout: 10_000 });
+
+  test.each([["--help"], ["-h"]])("%s prints every setting, one line each, and exits 0", (flag) => {
+    const result = run([flag]);
+    expect(result.status).toBe(0);
+    expect(result.stderr).toBe("");
+    expect(result.stdout).toBe(settingsHelp());
+  });
+
+  test("the help has a line for each variable the simulator reads, with what it accepts and its default", () => {
+    const help = settingsHelp();
+    for (const name of SETTING_NAMES) expect(help).toMatch(new RegExp(`^ {2}${name} +\\S`, "m"));
+    expect(help.split("\n").filter((line) => line.startsWith("  "))).toHaveLength(SETTING_NAMES.length);
+    expect(help).toMatch(/^ {2}SIM_DEVICES +an integer from 1 to 10000000; default 5$/m);
+    expect(help).toMatch(/^ {2}LOG_LEVEL +one of fatal, error, warn, info, debug, trace, silent; default info$/m);
+    expect(help).toMatch(/^ {2}SIM_FAULT_SPIKE_RATE +a probability per reading from 0 to 1; default 0\.001$/m);
+    expect(help).toMatch(/^ {2}SIM_BUFFER_LINES +an integer from 1 to 100000000; default the larger of 2 × SIM_BATCH_SIZE and 300 s of readings$/m);
+    expect(help).toMatch(/^ {2}INFLUX_URL +an http:\/\/ or https:\/\/ URL such as https:\/\/influxdb:8086; required$/m);
+    expect(help).toMatch(/^ {2}SIM_ALLOW_LONG_SHUTDOWN +true or false: .*; default false$/m);
+  });
+
+  test("the defaults the help states for unset variables are the ones loadConfig applies", () => {
+    const config = loadConfig({ ...good(), SIM_DEVICES: "10", SIM_INTERVAL_MS: "60000", SIM_BATCH_SIZE: "700" });
+    expect(config.bufferLines).toBe(2 * 700); // 300 s of 10 devices every minute is 50 lines
+    expect(config.maxInflightLines).toBe(config.bufferLines + 4 * 700);
+    expect(config.maxLagMs).toBe(300_000);
+    expect(config.healthMaxAgeMs).toBe(3 * 60_000);
+    expect(loadConfig(good()).healthMaxAgeMs).toBe(30_000);
+    expect(loadConfig(good()).backfillMs).toBe(0);
+    expect(loadConfig(good()).caPem).toBeUndefined();
+  });
+
+  test("an unknown argument: one usage line on stderr, exit 2, nothing else done", () => {
+    const result = run(["--devices=5"]);
+    expect(result.status).toBe(2);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toBe(`unknown argument "--devices=5"; ${USAGE}\n`);
+  });
+
+  test("SIM_ALLOW_LONG_SHUTDOWN=true lets the shutdown timeout past Docker's 10 s", () => {
+    expect(loadConfig({ ...good(), SIM_SHUTDOWN_TIMEOUT_MS: "15000", SIM_ALLOW_LONG_SHUTDOWN: "true" }).shutdownTimeoutMs).toBe(15_000);
   });
 });
