@@ -305,7 +305,7 @@ export function settingsHelp(): string {
   return [
     "IoT sensor simulator: writes sensor readings to InfluxDB 2. Its settings are environment variables:",
     ...lines,
-    "Empty variables count as unset. What each one does: docs/SIMULATOR.md, section Settings.",
+    `Empty variables count as unset. What each one does: docs/SIMULATOR.md, "Settings".`,
     "",
   ].join("\n");
 }
