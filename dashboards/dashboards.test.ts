@@ -13,6 +13,7 @@ import { DEVICE_DETAIL_UID } from "./device-detail";
 import { FLEET_OVERVIEW_UID } from "./fleet-overview";
 import { PIPELINE_HEALTH_UID } from "./pipeline-health";
 import { dashboardQueries, schemaProblems, usesOf } from "./test-support/flux-inspect";
+import { BUILT_IN_ANNOTATION } from "./test-support/grafana";
 
 const OPTIONS = UNUSUAL_OPTIONS;
 
@@ -45,6 +46,11 @@ test("three dashboards with stable uids, read-only, in the IoT set", () => {
 });
 
 describe.each(dashboards.map((d) => [d.uid, d] as const))("%s", (_uid, d) => {
+  test("alert state on the panels: Grafana's built-in Annotations & Alerts query, first and only", () => {
+    // as written to the file (buildDashboards is JSON.stringify of these objects)
+    expect(JSON.parse(JSON.stringify(d)).annotations).toEqual({ list: [BUILT_IN_ANNOTATION] });
+  });
+
   test("every panel and every query on the provisioned datasource, by its uid", () => {
     for (const panel of panelsOf(d)) {
       expect({ panel: panel.title, uid: panel.datasource?.uid }).toEqual({ panel: panel.title, uid: DATASOURCE_UID });

@@ -1,5 +1,6 @@
 // Pieces shared by the three dashboards: the datasource reference, thresholds, each reading
 // field's title, unit and thresholds, the site and device variables, and the final numbering.
+import type * as cog from "@grafana/grafana-foundation-sdk/cog";
 import * as common from "@grafana/grafana-foundation-sdk/common";
 import * as dashboard from "@grafana/grafana-foundation-sdk/dashboard";
 import * as units from "@grafana/grafana-foundation-sdk/units";
@@ -93,8 +94,31 @@ export function tagVariable(
 }
 
 /**
+ * Grafana's built-in "Annotations & Alerts" query, which marks alert state changes (and annotations)
+ * on the panels: the entry Grafana itself puts first when a dashboard lacks one
+ * (apps/dashboard/pkg/migration/frontend_defaults.go addBuiltInAnnotationQuery, and
+ * public/app/features/dashboard/state/DashboardModel.ts). Stated in the file, so that what is
+ * provisioned is what Grafana shows, whatever path the JSON takes to the browser.
+ */
+export function builtInAnnotations(): cog.Builder<dashboard.AnnotationQuery> {
+  // Grafana's entry as it is: the SDK's AnnotationQueryBuilder would add a `placement` it lacks.
+  return {
+    build: () => ({
+      builtIn: 1,
+      datasource: { type: "grafana", uid: "-- Grafana --" },
+      enable: true,
+      hide: true,
+      iconColor: "rgba(0, 211, 255, 1)",
+      name: "Annotations & Alerts",
+      type: "dashboard",
+    }),
+  };
+}
+
+/**
  * The frame every IoT dashboard shares: generated and read-only, refreshed every 30 s, the browser's
- * time zone, a shared crosshair, and the site and device variables (the device narrowed by site).
+ * time zone, a shared crosshair, alert state on the panels, and the site and device variables (the
+ * device narrowed by site).
  */
 export function iotDashboard(
   o: DashboardOptions,
@@ -109,6 +133,7 @@ export function iotDashboard(
     .time({ from: d.from, to: "now" })
     .timezone("browser")
     .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .annotation(builtInAnnotations())
     .withVariable(tagVariable(o, "site", { label: "Site", multi: false, includeAll: true, narrowedBy: {} }))
     .withVariable(tagVariable(o, "device", { label: "Device", ...d.device, narrowedBy: { site: "site" } }));
 }
