@@ -1,9 +1,9 @@
 // The provisioned alert rules: in the shape Grafana's alerting file provisioner reads, each rule's
 // condition and expressions naming queries that exist, thresholds equal to the configured values,
 // every Flux query bounded by the rule's time range and using only what the simulator writes.
-import { DATASOURCE_UID, GRAFANA_FOLDER } from "../components/grafana-provisioning";
+import { ALERT_FOLDER, DASHBOARD_FOLDER, DATASOURCE_UID } from "../components/grafana-provisioning";
 import { UNUSUAL_OPTIONS } from "./test-support/options";
-import { buildAlertRules, type ProvisionedRule } from ".";
+import { RETIRED_RULE_UIDS, buildAlertRules, type ProvisionedRule } from ".";
 import { schemaProblems } from "./test-support/flux-inspect";
 
 const OPTIONS = UNUSUAL_OPTIONS;
@@ -14,9 +14,10 @@ const byUid = (uid: string) => rules.find((r) => r.uid === uid) as ProvisionedRu
 const threshold = (r: ProvisionedRule) => r.data.find((q) => q.refId === r.condition)!.model as { type: string; expression: string; conditions: Array<{ evaluator: { type: string; params: number[] } }> };
 const fluxOf = (r: ProvisionedRule) => r.data.filter((q) => q.datasourceUid !== "__expr__").map((q) => q.model.query as string);
 
-test("one group in the dashboards' folder, evaluated every minute, with the file format's keys", () => {
+test("one group in the alert rules' own folder (not the dashboards'), evaluated every minute, with the file format's keys", () => {
   expect(groups).toHaveLength(1);
-  expect(groups[0]).toMatchObject({ orgId: 1, name: "iot", folder: GRAFANA_FOLDER, interval: "1m" });
+  expect(groups[0]).toMatchObject({ orgId: 1, name: "iot", folder: ALERT_FOLDER, interval: "1m" });
+  expect(ALERT_FOLDER).not.toBe(DASHBOARD_FOLDER.title);
   for (const r of rules) {
     expect(Object.keys(r).sort()).toEqual(["annotations", "condition", "data", "execErrState", "for", "isPaused", "labels", "noDataState", "title", "uid"]);
     for (const q of r.data) expect(Object.keys(q).sort()).toEqual(["datasourceUid", "model", "refId", "relativeTimeRange"]);
@@ -34,6 +35,22 @@ test("six rules (the silence concern has a per-device and a fleet rule), each wi
   ]);
   expect(new Set(rules.map((r) => r.uid)).size).toBe(rules.length);
   for (const r of rules) expect(r.uid.length).toBeLessThanOrEqual(40);
+});
+
+/** Every rule uid a release of this program has provisioned: each must stay provisioned or be retired. */
+const SHIPPED_RULE_UIDS = [
+  "iot-device-silent",
+  "iot-devices-not-reporting",
+  "iot-temperature-out-of-range",
+  "iot-humidity-out-of-range",
+  "iot-battery-low",
+  "iot-simulator-dropping-points",
+];
+
+test("a rule removed from code is retired (Grafana keeps it otherwise), and no provisioned rule is retired (it would be deleted right after)", () => {
+  const provisioned = rules.map((r) => r.uid);
+  expect(SHIPPED_RULE_UIDS.filter((uid) => !provisioned.includes(uid) && !RETIRED_RULE_UIDS.includes(uid))).toEqual([]);
+  expect(RETIRED_RULE_UIDS.filter((uid) => provisioned.includes(uid))).toEqual([]);
 });
 
 test.each(rules.map((r) => [r.uid, r] as const))("%s: condition and expressions reference existing queries, in order", (_uid, r) => {

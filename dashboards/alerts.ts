@@ -9,7 +9,7 @@
 import * as alerting from "@grafana/grafana-foundation-sdk/alerting";
 import type * as common from "@grafana/grafana-foundation-sdk/common";
 import * as expr from "@grafana/grafana-foundation-sdk/expr";
-import { GRAFANA_FOLDER } from "../components/grafana-provisioning";
+import { ALERT_FOLDER } from "../components/grafana-provisioning";
 import type { ReadingField } from "../simulator/src/schema";
 import { FluxQueryBuilder } from "./flux-query";
 import { type DashboardOptions, silentMs } from "./options";
@@ -42,11 +42,18 @@ export interface ProvisionedRule {
 export interface ProvisionedRuleGroup {
   orgId: number;
   name: string;
-  /** folder title; the dashboards' folder */
+  /** folder title (the alert rules' own folder, components/grafana-provisioning.ts ALERT_FOLDER) */
   folder: string;
   interval: string;
   rules: ProvisionedRule[];
 }
+
+/**
+ * Uids of rules this program provisioned once and no longer does. Grafana keeps a provisioned rule
+ * that a file stops listing, so a rule removed from buildAlertRules moves its uid here, and every
+ * start deletes it (deleteRules; a no-op once it is gone). A uid here must never be reused.
+ */
+export const RETIRED_RULE_UIDS: readonly string[] = [];
 
 /** The rule group's evaluation interval: every rule looks at the data once a minute. */
 export const EVALUATION_INTERVAL = "1m";
@@ -219,7 +226,7 @@ export function buildAlertRules(o: DashboardOptions): ProvisionedRuleGroup[] {
     {
       orgId: 1,
       name: "iot",
-      folder: GRAFANA_FOLDER,
+      folder: ALERT_FOLDER,
       interval: EVALUATION_INTERVAL,
       rules: specs.map((spec) => provisioned(rule(o, spec))),
     },

@@ -1,14 +1,14 @@
 // Everything Grafana is provisioned with besides the datasource: the dashboards, the alert rules
-// and (with a webhook) the contact point, as file contents. The program stages exactly these files
+// and (with a webhook) the contact point, or (without) its removal, as file contents. The program stages exactly these files
 // (components/grafana.ts) and `npm run dashboards` writes them (dashboards/cli.ts).
 import { GRAFANA_FILES, GRAFANA_FILES_DIR, alertingProvisioning } from "../components/grafana-provisioning";
-import { buildAlertRules } from "./alerts";
+import { RETIRED_RULE_UIDS, buildAlertRules } from "./alerts";
 import { deviceDetailDashboard } from "./device-detail";
 import { fleetOverviewDashboard } from "./fleet-overview";
 import type { DashboardOptions } from "./options";
 import { pipelineHealthDashboard } from "./pipeline-health";
 
-export { buildAlertRules, type ProvisionedQuery, type ProvisionedRule, type ProvisionedRuleGroup } from "./alerts";
+export { RETIRED_RULE_UIDS, buildAlertRules, type ProvisionedQuery, type ProvisionedRule, type ProvisionedRuleGroup } from "./alerts";
 export { dashboardOptions, type DashboardOptions } from "./options";
 
 /** Every provisioned dashboard as a built object, by file name (in the order the README lists them). */
@@ -40,6 +40,7 @@ export function provisionedFiles(o: ProvisioningOptions): Record<string, string>
   for (const [name, json] of Object.entries(buildDashboards(o.dashboards))) files[`${GRAFANA_FILES.dashboardsDir}/${name}`] = json;
   files[GRAFANA_FILES.alerting] = alertingProvisioning({
     groups: buildAlertRules(o.dashboards),
+    retiredRuleUids: RETIRED_RULE_UIDS,
     webhookUrlFile: o.contactPoint ? `${GRAFANA_FILES_DIR}/${GRAFANA_FILES.alertWebhookUrl}` : undefined,
   });
   return files;

@@ -1,11 +1,12 @@
 import { parse } from "yaml";
-import { alertingProvisioning } from "../../components/grafana-provisioning";
+import { CONTACT_POINT, DASHBOARD_FOLDER, alertingProvisioning } from "../../components/grafana-provisioning";
+import { FLUX_JSONDATA_KEYS, TLS_KEYS_UNDER_SWITCH } from "../../dashboards/test-support/grafana";
 import { CONTAINER, env, one, runUnderMocks, uploads } from "../support/harness";
 import { LIMITS, POLICY, TLS } from "./support";
 
 const WEBHOOK_URL = "https://hooks.example.com/services/T0/B0/WEBHOOK-TOKEN";
 const WEBHOOK_FILE = "/etc/iot/grafana/secrets/alert-webhook-url";
-const RULES = [{ orgId: 1, name: "g", folder: "IoT", interval: "1m", rules: [] }];
+const RULES = [{ orgId: 1, name: "g", folder: "IoT alerts", interval: "1m", rules: [] }];
 
 /** What dashboards/index.ts provisionedFiles() hands the component, in small. */
 function provisioned(contactPoint: boolean): Record<string, string> {
@@ -92,6 +93,8 @@ describe("Grafana alone", () => {
     });
     const provider = parse(files["provisioning/dashboards/iot.yaml"].content).providers[0];
     expect(provider).toMatchObject({ type: "file", allowUiUpdates: false, options: { path: "/etc/iot/grafana/dashboards" } });
+    // found by uid, so no provisioner looking a folder up by title can take or duplicate it
+    expect(provider).toMatchObject({ folder: DASHBOARD_FOLDER.title, folderUid: DASHBOARD_FOLDER.uid });
     expect(files["dashboards/fleet.json"].content).toBe('{"title":"x"}');
     expect(files["secrets/admin-password"]).toMatchObject({ content: "GRAFANA-PASSWORD", owner: "472", permissions: "0444" });
     expect(files["tls/server.key"]).toMatchObject({ owner: "472", permissions: "0444" });
@@ -112,6 +115,16 @@ describe("Grafana alone", () => {
     expect(c.labels).toContainEqual({ label: "iot.after", value: "influx-id" });
   });
 
+  test.each([true, false])("datasource (TLS %s): only keys Grafana's Flux path reads, TLS keys only with their switch", async (tls) => {
+    const run = await build({ tls });
+    const { jsonData } = parse(uploads(one(run, CONTAINER, "grafana-files-loader"))["provisioning/datasources/influxdb.yaml"].content).datasources[0];
+    expect(Object.keys(jsonData).filter((key) => !FLUX_JSONDATA_KEYS.includes(key))).toEqual([]);
+    const switchOn = jsonData.tlsAuth === true || jsonData.tlsAuthWithCACert === true;
+    expect(switchOn).toBe(tls);
+    if (!switchOn) expect(Object.keys(jsonData).filter((key) => TLS_KEYS_UNDER_SWITCH.includes(key))).toEqual([]);
+    expect(jsonData.tlsSkipVerify).not.toBe(true);
+  });
+
   test("without TLS: http, no insecure cookies claimed secure, no CA in the datasource", async () => {
     const run = await build({ tls: false });
     const e = env(one(run, CONTAINER, "grafana-container"));
@@ -129,11 +142,11 @@ describe("Grafana alone", () => {
     expect(parse(files["provisioning/plugins/none.yaml"].content)).toEqual({ apiVersion: 1, apps: [] });
   });
 
-  test("dashboards and alert rules staged as given, read-only; no contact point and no webhook file by default", async () => {
+  test("dashboards and alert rules staged as given, read-only; no contact point (only its removal) and no webhook file by default", async () => {
     const files = uploads(one(await build(), CONTAINER, "grafana-files-loader"));
     expect(files["dashboards/fleet.json"].content).toBe('{"title":"x"}');
     const alerting = parse(files["provisioning/alerting/iot.yaml"].content);
-    expect(alerting).toEqual({ apiVersion: 1, groups: RULES });
+    expect(alerting).toEqual({ apiVersion: 1, groups: RULES, resetPolicies: [1], deleteContactPoints: [{ orgId: 1, uid: CONTACT_POINT }] });
     expect(Object.keys(files).filter((f) => f.startsWith("provisioning/alerting/"))).toEqual(["provisioning/alerting/iot.yaml"]);
     expect(files["secrets/alert-webhook-url"]).toBeUndefined();
   });
