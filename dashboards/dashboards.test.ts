@@ -83,7 +83,7 @@ describe.each(dashboards.map((d) => [d.uid, d] as const))("%s", (_uid, d) => {
     expect(overlaps).toEqual([]);
   });
 
-  test("every panel has a unit, thresholds and a description (the README's 'what its query shows')", () => {
+  test("every panel has a unit, thresholds and a description (docs/DASHBOARDS.md's 'what its query shows')", () => {
     for (const panel of panelsOf(d)) {
       const defaults = panel.fieldConfig?.defaults ?? {};
       expect({ panel: panel.title, unit: typeof defaults.unit }).toEqual({ panel: panel.title, unit: "string" });

@@ -11,7 +11,7 @@ import { pipelineHealthDashboard } from "./pipeline-health";
 export { RETIRED_RULE_UIDS, buildAlertRules, type ProvisionedQuery, type ProvisionedRule, type ProvisionedRuleGroup } from "./alerts";
 export { dashboardOptions, type DashboardOptions } from "./options";
 
-/** Every provisioned dashboard as a built object, by file name (in the order the README lists them). */
+/** Every provisioned dashboard as a built object, by file name (in the order docs/DASHBOARDS.md lists them). */
 export function dashboardObjects(o: DashboardOptions) {
   return {
     "fleet-overview.json": fleetOverviewDashboard(o),
