@@ -4,10 +4,10 @@
 // itself cannot run here, so its conversion of the Flux tables into data frames is stood for by
 // the plain one it makes for tables without _measurement (a field per column, times in epoch ms).
 import { checkFreshData, freshDataQuery, freshnessWindowMs } from "../../tools/verify";
-import { fluxQuery, type FluxTable } from "../influxdb/support/http";
-import { runToExit, simulatorConfig, simulatorEnv } from "../influxdb/support/simulator";
-import { serverTest, startStack, type Stack } from "../influxdb/support/stack";
-import { influxTier } from "../influxdb/support/tier";
+import { fluxQuery, type FluxTable } from "./support/http";
+import { runToExit, simulatorConfig, simulatorEnv } from "./support/simulator";
+import { serverTest, startStack, type Stack } from "./support/stack";
+import { influxTier } from "./support/tier";
 
 /** Flux tables as data frames: one field per column, dateTime columns as times in epoch milliseconds. */
 function frames(tables: FluxTable[]) {
