@@ -191,6 +191,15 @@ describe("npm run up", () => {
       expect(JSON.parse(readFileSync(join(ROOT, pkg), "utf8")).engines.node).toBe(`>=${nvmrc}`);
     }
   });
+
+  test("npm refuses to install either package on an older Node.js (engine-strict in each package's .npmrc)", () => {
+    // npm ci --prefix simulator (the root postinstall) reads simulator/.npmrc, not the root's.
+    // Seen with Node.js 18.20.8: npm ci stops with EBADENGINE "Required: {"node":">=20"}".
+    for (const dir of [".", "simulator"]) {
+      const lines = readFileSync(join(ROOT, dir, ".npmrc"), "utf8").split("\n").map((l) => l.trim());
+      expect(lines).toContain("engine-strict=true");
+    }
+  });
 });
 
 describe("npm run down", () => {
