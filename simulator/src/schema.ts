@@ -9,20 +9,34 @@
 /** Measurement of the readings unless SIM_MEASUREMENT says otherwise. */
 export const DEFAULT_MEASUREMENT = "environment";
 
-/** Tags of every reading: the device name (dev-000001 …) and the site (SIM_SITE). */
+/**
+ * Tags of every reading: the device name (dev-000001 …) and the site (SIM_SITE). Their values come
+ * from the simulator's code, so a tag added here fails to compile in line-encoder.ts until it is
+ * written there.
+ */
 export const READING_TAGS = ["device", "site"] as const;
 
 /**
- * Fields of a reading, in the order the line encoder writes them. Every line carries all five,
- * with an explicit millisecond timestamp.
+ * How a field is written: a float with 1 to 6 decimals (as x.toFixed(decimals), never "-0"), or an
+ * integer (rounded, with line protocol's `i` suffix).
+ */
+export type FieldEncoding = { readonly type: "float"; readonly decimals: number } | { readonly type: "integer" };
+
+/**
+ * Fields of a reading, in the order the line encoder writes them. Every line carries all of them,
+ * with an explicit millisecond timestamp. The line encoder is built from this object, so a field
+ * added here is written without further code (the signal model must then produce it: its
+ * `Reading` type is derived from these keys). A name must start with a letter and use only
+ * A-Z a-z 0-9 _, so that line protocol and Flux take it unescaped; the encoder refuses any other
+ * when it loads.
  */
 export const READING_FIELDS = {
-  temperature_c: { type: "float", unit: "°C", description: "air temperature" },
-  humidity_pct: { type: "float", unit: "%", description: "relative humidity, 0–100" },
-  pressure_hpa: { type: "float", unit: "hPa", description: "air pressure" },
-  battery_pct: { type: "float", unit: "%", description: "battery charge, drains 0.5–2.5 %/day, swapped at 5 %" },
+  temperature_c: { type: "float", decimals: 2, unit: "°C", description: "air temperature" },
+  humidity_pct: { type: "float", decimals: 1, unit: "%", description: "relative humidity, 0–100" },
+  pressure_hpa: { type: "float", decimals: 1, unit: "hPa", description: "air pressure" },
+  battery_pct: { type: "float", decimals: 1, unit: "%", description: "battery charge, drains 0.5–2.5 %/day, swapped at 5 %" },
   rssi_dbm: { type: "integer", unit: "dBm", description: "radio signal strength" },
-} as const;
+} as const satisfies Record<string, FieldEncoding & { readonly unit: string; readonly description: string }>;
 
 export type ReadingField = keyof typeof READING_FIELDS;
 

@@ -1,5 +1,6 @@
 import { Fleet } from "../src/fleet";
 import { parseDuration } from "../src/duration";
+import { READING_FIELDS, type FieldEncoding, type ReadingField } from "../src/schema";
 import { DROPOUT_READINGS, STUCK_READINGS } from "../src/signal-model";
 import { parseLine } from "./support/line-protocol";
 
@@ -95,10 +96,13 @@ describe("signal model", () => {
           expect(line).toBeUndefined();
           continue;
         }
-        const fixed = (x: number, n: number) => x.toFixed(n).replace(/^-(0\.0+)$/, "$1");
-        expect(line).toBe(
-          `environment,device=dev-${String(d + 1).padStart(6, "0")},site=s temperature_c=${fixed(r.temperature_c, 2)},humidity_pct=${fixed(r.humidity_pct, 1)},pressure_hpa=${fixed(r.pressure_hpa, 1)},battery_pct=${fixed(r.battery_pct, 1)},rssi_dbm=${r.rssi_dbm}i ${t}`,
-        );
+        // Built from schema.ts, so that a field the encoder skips fails here too.
+        const fields = (Object.keys(READING_FIELDS) as ReadingField[]).map((name) => {
+          const encoding: FieldEncoding = READING_FIELDS[name];
+          const text = encoding.type === "integer" ? `${r[name]}i` : r[name].toFixed(encoding.decimals).replace(/^-(0\.0+)$/, "$1");
+          return `${name}=${text}`;
+        });
+        expect(line).toBe(`environment,device=dev-${String(d + 1).padStart(6, "0")},site=s ${fields.join(",")} ${t}`);
       }
     }
   });
