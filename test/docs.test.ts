@@ -6,6 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { dirname, join, normalize, resolve } from "node:path";
+import { DEFAULT_MEASUREMENT, METRICS_FIELDS, METRICS_MEASUREMENT, METRICS_TAGS, READING_FIELDS, READING_TAGS } from "../simulator/src/schema";
 
 const ROOT = resolve(__dirname, "..");
 
@@ -237,5 +238,25 @@ describe("the checker itself", () => {
       'x:1: "README\'s "Security model"": cite a section as README.md, "Heading" (or docs/NAME.md, "Heading")',
       'x:2: "README, Op": cite a section as README.md, "Heading" (or docs/NAME.md, "Heading")',
     ]);
+  });
+});
+
+describe("what the documents say the simulator writes", () => {
+  // The encoder and the dashboards follow simulator/src/schema.ts by themselves; this page is typed
+  // by hand, so a field added to the schema must also be named there.
+  const section = (() => {
+    const page = readFileSync(join(ROOT, "docs", "SIMULATOR.md"), "utf8");
+    const start = page.indexOf("\n## Data schema\n");
+    const end = page.indexOf("\n## ", start + 1);
+    return page.slice(start, end);
+  })();
+  const schema = [
+    ["measurement", [DEFAULT_MEASUREMENT, METRICS_MEASUREMENT]],
+    ["tag", [...READING_TAGS, ...METRICS_TAGS]],
+    ["reading field", Object.keys(READING_FIELDS)],
+    ["metrics field", Object.keys(METRICS_FIELDS)],
+  ] as const;
+  test.each(schema.flatMap(([kind, names]) => names.map((name) => [kind, name])))("docs/SIMULATOR.md, \"Data schema\" names the %s %s", (_kind, name) => {
+    expect(section).toContain(`\`${name}\``);
   });
 });
