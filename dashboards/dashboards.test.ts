@@ -12,6 +12,8 @@ import { buildDashboards, dashboardObjects, dashboardOptions } from ".";
 import { DEVICE_DETAIL_UID } from "./device-detail";
 import { FLEET_OVERVIEW_UID } from "./fleet-overview";
 import { PIPELINE_HEALTH_UID } from "./pipeline-health";
+import { FLEET_ROWS_BUDGET, fleetMaxDataPoints } from "./panels";
+import { DEVICE_TABLE_ROWS } from "./queries";
 import { dashboardQueries, schemaProblems, usesOf } from "./test-support/flux-inspect";
 import { BUILT_IN_ANNOTATION } from "./test-support/grafana";
 
@@ -98,8 +100,11 @@ describe.each(dashboards.map((d) => [d.uid, d] as const))("%s", (_uid, d) => {
     for (const { where, query } of queries) {
       expect({ where, bucket: query.includes(`from(bucket: "${OPTIONS.bucket}")`) }).toEqual({ where, bucket: true });
       expect({ where, range: query.includes(RANGE) }).toEqual({ where, range: true });
-      // a single range, straight after the source: nothing is read outside it
-      expect({ where, ranges: query.split("range(").length - 1 }).toEqual({ where, ranges: 1 });
+      // every source (a query may read two, e.g. float and integer fields apart) straight followed
+      // by the dashboard's range, and no other range: nothing is read outside it
+      const sources = query.split("from(bucket:").length - 1;
+      expect({ where, ranges: query.split("range(").length - 1 }).toEqual({ where, ranges: sources });
+      expect({ where, bounded: query.split(`from(bucket: "${OPTIONS.bucket}")\n  |> ${RANGE}`).length - 1 }).toEqual({ where, bounded: sources });
     }
   });
 
@@ -149,9 +154,9 @@ test("fleet overview: devices reporting against the configured count, silent dev
   expect(usesOf(silent.query).columns).toEqual(expect.arrayContaining(["device", "silent_for"]));
   // ingest rate: 12 devices every 2 s = 360 a minute
   expect(panels[2].fieldConfig.defaults.thresholds?.steps).toEqual([{ value: null, color: "orange" }, { value: 360, color: "green" }]);
-  // the table has every field, each with its unit
+  // the table has every field, each with its unit, and how many are out of range (the order)
   const units = Object.fromEntries(panels[3].fieldConfig.overrides.map((o) => [o.matcher.options, o.properties.find((p) => p.id === "unit")?.value]));
-  expect(Object.keys(units).sort()).toEqual(Object.keys(READING_FIELDS).sort());
+  expect(Object.keys(units).sort()).toEqual([...Object.keys(READING_FIELDS), "out_of_range"].sort());
   // each field's panel reads that field only, for the site and device variables
   const fields = panels.slice(4).map((p) => usesOf(p.targets[0].query).fields);
   expect(fields).toEqual([["temperature_c"], ["humidity_pct"], ["pressure_hpa"], ["rssi_dbm"], ["battery_pct"]]);
@@ -167,6 +172,27 @@ test("fleet overview: devices reporting against the configured count, silent dev
     ["site", false, true, ".*"],
     ["device", true, true, ".*"],
   ]);
+});
+
+test("fleet scale (docs/PERFORMANCE.md): a fleet's time series are aggregated across devices and their intervals widen with the fleet; a per-device table is limited", () => {
+  for (const devices of [5, 1_000, 10_000, 100_000]) {
+    const built = dashboardObjects({ ...OPTIONS, devices });
+    for (const d of [built["fleet-overview.json"], built["pipeline-health.json"]]) {
+      for (const panel of panelsOf(d) as Array<PanelJson & { maxDataPoints?: number }>) {
+        const query = panel.targets[0].query;
+        // a time series over every device of the selection: rows from storage = devices × intervals
+        if (panel.type === "timeseries" && query.includes(`r._measurement == "${OPTIONS.measurement}"`)) {
+          expect({ devices, panel: panel.title, maxDataPoints: panel.maxDataPoints }).toEqual({ devices, panel: panel.title, maxDataPoints: fleetMaxDataPoints({ ...OPTIONS, devices }) });
+          expect(devices * fleetMaxDataPoints({ ...OPTIONS, devices })).toBeLessThanOrEqual(Math.max(FLEET_ROWS_BUDGET, devices * 24));
+          // one series per statistic (or one in all), never one per device
+          expect({ panel: panel.title, perDevice: /keep\(columns: \[[^\]]*"device"/.test(query) && !query.includes('group(columns: ["stat"])') }).toEqual({ panel: panel.title, perDevice: false });
+        }
+        if (panel.type === "table" && query.includes("device")) expect({ panel: panel.title, limited: query.includes(`limit(n: ${DEVICE_TABLE_ROWS})`) }).toEqual({ panel: panel.title, limited: true });
+      }
+    }
+  }
+  const fields = panelsOf(dashboardObjects(OPTIONS)["fleet-overview.json"]).slice(4);
+  for (const p of fields) for (const stat of ["lowest device", "fleet mean", "highest device"]) expect(p.targets[0].query).toContain(`value: "${stat}"`);
 });
 
 test("device detail: one device, last seen, min/mean/max of every field, every field over time, the fault episodes", () => {

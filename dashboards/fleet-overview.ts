@@ -16,8 +16,8 @@ import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
 import * as units from "@grafana/grafana-foundation-sdk/units";
 import type { ReadingField } from "../simulator/src/schema";
 import { type DashboardOptions, silentMs } from "./options";
-import { FIELD_ORDER, FIELD_VIEWS, datasourceRef, fluxTarget, iotDashboard, numberPanels, thresholds } from "./panels";
-import { FLEET, devicesReporting, fieldOverTime, ingestRate, latestReadings, silentDevices } from "./queries";
+import { FIELD_ORDER, FIELD_VIEWS, datasourceRef, fleetMaxDataPoints, fluxTarget, iotDashboard, numberPanels, thresholds } from "./panels";
+import { DEVICE_TABLE_ROWS, FLEET, devicesReporting, fleetSpread, ingestRate, latestReadings, silentDevices } from "./queries";
 
 export const FLEET_OVERVIEW_UID = "iot-fleet-overview";
 
@@ -43,7 +43,7 @@ function devicesReportingPanel(o: DashboardOptions) {
 function silentDevicesPanel(o: DashboardOptions) {
   return new table.PanelBuilder()
     .title("Silent devices")
-    .description(`Devices that sent points in the range but none in its last ${o.silentIntervals} intervals (${seconds(silentMs(o))}), by name, longest silent first. A device silent for the whole range counts as missing in "Devices reporting".`)
+    .description(`Devices that sent points in the range but none in its last ${o.silentIntervals} intervals (${seconds(silentMs(o))}), by name, longest silent first (at most ${DEVICE_TABLE_ROWS}). A device silent for the whole range counts as missing in "Devices reporting".`)
     .unit(units.Seconds)
     .thresholds(thresholds("green", [silentMs(o) / 1000, "red"]))
     .overrideByName("silent_for", [{ id: "custom.cellOptions", value: { type: common.TableCellDisplayMode.ColorBackground } }])
@@ -67,6 +67,7 @@ function ingestRatePanel(o: DashboardOptions) {
     .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Dashed))
     .height(6)
     .span(9)
+    .maxDataPoints(fleetMaxDataPoints(o))
     .datasource(datasourceRef(o))
     .withTarget(fluxTarget(o, ingestRate(o, FLEET)));
 }
@@ -74,14 +75,20 @@ function ingestRatePanel(o: DashboardOptions) {
 function latestReadingsPanel(o: DashboardOptions) {
   const builder = new table.PanelBuilder()
     .title("Latest reading per device")
-    .description("Each selected device's last reading in the range, coloured by the configured ranges (the alert thresholds).")
+    .description(`Each selected device's last reading in the range, coloured by the configured ranges (the alert thresholds): the devices with the most fields out of range first, then by name; at most ${DEVICE_TABLE_ROWS} devices.`)
     // per-column units and thresholds below; the default covers the time column
     .unit(units.DateTimeFromNow)
     .thresholds(thresholds("green"))
     .height(8)
     .span(24)
     .datasource(datasourceRef(o))
-    .withTarget(fluxTarget(o, latestReadings(o, FIELD_ORDER, FLEET)));
+    .withTarget(fluxTarget(o, latestReadings(o, FIELD_ORDER, FLEET)))
+    .overrideByName("out_of_range", [
+      { id: "displayName", value: "Fields out of range" },
+      { id: "unit", value: units.NoUnit },
+      { id: "thresholds", value: thresholds("green", [1, "red"]).build() },
+      { id: "custom.cellOptions", value: { type: common.TableCellDisplayMode.ColorText } },
+    ]);
   for (const field of FIELD_ORDER) {
     const view = FIELD_VIEWS[field];
     builder.overrideByName(field, [
@@ -98,15 +105,16 @@ function fieldPanel(o: DashboardOptions, field: ReadingField, span: number) {
   const view = FIELD_VIEWS[field];
   return new timeseries.PanelBuilder()
     .title(view.title)
-    .description(`${view.title} of each selected device, mean per panel interval.`)
+    .description(`${view.title} across the selected devices: the fleet mean per panel interval, and the lowest and highest device (each device's mean in the interval); the lowest and highest rows carry that device's name (Inspect › Data shows it).`)
     .unit(view.unit)
     .thresholds(view.thresholds(o))
     .thresholdsStyle(new common.GraphThresholdsStyleConfigBuilder().mode(common.GraphThresholdsStyleMode.Dashed))
-    .displayName("${__field.labels.device}")
+    .displayName("${__field.labels.stat}")
     .height(8)
     .span(span)
+    .maxDataPoints(fleetMaxDataPoints(o))
     .datasource(datasourceRef(o))
-    .withTarget(fluxTarget(o, fieldOverTime(o, field, FLEET)));
+    .withTarget(fluxTarget(o, fleetSpread(o, field, FLEET)));
 }
 
 export function fleetOverviewDashboard(o: DashboardOptions): Dashboard {

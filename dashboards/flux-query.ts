@@ -42,6 +42,16 @@ export function perWindow(fn: string, createEmpty = false): string {
   return `aggregateWindow(every: v.windowPeriod, fn: ${fn}, createEmpty: ${createEmpty})`;
 }
 
+/**
+ * The first of two aggregations per panel interval (per series, then across series): each window's
+ * row stamped with the window's start, so that the second perWindow puts it into the same window
+ * (stamped with the stop, as every panel's points are). Stamped with its stop, a window's row would
+ * fall into the next window.
+ */
+export function perWindowAtStart(fn: string): string {
+  return `aggregateWindow(every: v.windowPeriod, fn: ${fn}, timeSrc: "_start", createEmpty: false)`;
+}
+
 /** `r.column == "value"` */
 export function equals(column: string, value: string): string {
   return `r.${column} == ${fluxString(value)}`;

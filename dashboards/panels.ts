@@ -24,6 +24,25 @@ export function thresholds(base: string, ...steps: Array<[number, string]>): das
     .steps([{ value: null, color: base }, ...steps.map(([value, color]) => ({ value, color }))]);
 }
 
+/**
+ * Rows a fleet-wide time-series query may hand from storage to Flux: one per device and panel
+ * interval (each device's points are aggregated per interval in storage, the cheap part); grouping
+ * them across the fleet is the cost that grows with the fleet (docs/PERFORMANCE.md, "Dashboards and
+ * alert queries at fleet scale").
+ */
+export const FLEET_ROWS_BUDGET = 50_000;
+/** Fewer points than this would make a day's chart a handful of steps. */
+const FLEET_MIN_DATA_POINTS = 24;
+
+/**
+ * A fleet panel's max data points: the configured fleet times the intervals stays within
+ * FLEET_ROWS_BUDGET, so Grafana widens the interval (v.windowPeriod) for a large fleet
+ * instead of the query growing with it; never more than Grafana's own default (the panel's width).
+ */
+export function fleetMaxDataPoints(o: DashboardOptions): number {
+  return Math.max(FLEET_MIN_DATA_POINTS, Math.min(1920, Math.floor(FLEET_ROWS_BUDGET / Math.max(1, o.devices))));
+}
+
 /** Counts of fault episodes and dropped points: any at all deserves a look. */
 export const ANY_IS_NOTABLE = () => thresholds("green", [1, "orange"]);
 

@@ -10,8 +10,8 @@ import * as timeseries from "@grafana/grafana-foundation-sdk/timeseries";
 import * as units from "@grafana/grafana-foundation-sdk/units";
 import type { MetricsField } from "../simulator/src/schema";
 import { type DashboardOptions, silentMs } from "./options";
-import { ANY_IS_NOTABLE, datasourceRef, fluxTarget, iotDashboard, numberPanels, thresholds } from "./panels";
-import { FLEET, bufferFill, counterIncrease, counterRates, freshnessPerDevice, ingestRate, latestCounters } from "./queries";
+import { ANY_IS_NOTABLE, datasourceRef, fleetMaxDataPoints, fluxTarget, iotDashboard, numberPanels, thresholds } from "./panels";
+import { DEVICE_TABLE_ROWS, FLEET, bufferFill, counterIncrease, counterRates, freshnessPerDevice, ingestRate, latestCounters } from "./queries";
 
 export const PIPELINE_HEALTH_UID = "iot-pipeline-health";
 
@@ -39,7 +39,7 @@ export function pipelineHealthDashboard(o: DashboardOptions): Dashboard {
     .withPanel(
       new table.PanelBuilder()
         .title("Data freshness per device")
-        .description(`Seconds from each device's last point to the end of the range, stalest first; red beyond ${o.silentIntervals} intervals.`)
+        .description(`Seconds from each device's last point to the end of the range, stalest first (at most ${DEVICE_TABLE_ROWS} devices); red beyond ${o.silentIntervals} intervals.`)
         .unit(units.Seconds)
         .thresholds(thresholds("green", [silentMs(o) / 1000, "red"]))
         .overrideByName("silent_for", [
@@ -62,6 +62,7 @@ export function pipelineHealthDashboard(o: DashboardOptions): Dashboard {
         .thresholdsStyle(dashed())
         .height(8)
         .span(16)
+        .maxDataPoints(fleetMaxDataPoints(o))
         .datasource(datasourceRef(o))
         .withTarget(fluxTarget(o, ingestRate(o, FLEET))),
     )

@@ -1,8 +1,8 @@
 // Every Flux query of the dashboards and alert rules, as pure functions of the options. Each one
 // starts from the bucket, is bounded by the dashboard's (or the rule's) time range, and names the
 // measurement, fields and tags it reads from simulator/src/schema.ts.
-import { METRICS_MEASUREMENT, type MetricsField, type ReadingField } from "../simulator/src/schema";
-import { equals, fieldIn, filter, flux, fluxString, keep, matchesVariable, perWindow, RANGE, durationMs } from "./flux-query";
+import { METRICS_MEASUREMENT, READING_FIELDS, type MetricsField, type ReadingField } from "../simulator/src/schema";
+import { equals, fieldIn, filter, flux, fluxString, keep, matchesVariable, perWindow, perWindowAtStart, RANGE, durationMs } from "./flux-query";
 import { type DashboardOptions, silentMs } from "./options";
 
 /**
@@ -21,7 +21,7 @@ export const NONE: Selection = {};
  * Columns a query computes itself (they are not in the simulator's schema); tests allow exactly
  * these besides the schema's fields and tags and Flux's own columns.
  */
-export const COMPUTED_COLUMNS = ["elapsed", "last_seen", "silent_for", "n", "total", "min", "mean", "max", "stat"] as const;
+export const COMPUTED_COLUMNS = ["elapsed", "last_seen", "silent_for", "n", "total", "min", "mean", "max", "stat", "out_of_range", "rank"] as const;
 
 /** Any one field stands for the whole reading: every line carries all five with one timestamp. */
 const PRESENCE_FIELD: ReadingField = "battery_pct";
@@ -51,10 +51,23 @@ const SECONDS_BEFORE_STOP = (time: string) => `float(v: int(v: v.timeRangeStop) 
 
 // --- readings ---------------------------------------------------------------------------------
 
-/** One field of each selected device over time, averaged per panel interval. */
-export function fieldOverTime(o: DashboardOptions, field: ReadingField, s: Selection = FLEET): string {
+/**
+ * One field across the selected devices over time: per panel interval, the fleet's mean and the
+ * lowest and highest device (each device's mean in the interval, computed in storage: one row per
+ * device and interval reaches Flux, never the raw points). Three series, whatever the fleet's size;
+ * the lowest and highest rows keep the device they come from (a string column, which a time
+ * series does not draw but Inspect › Data and a table view show), so an outlier is named. Across devices the rows are merged into
+ * one table and windowed again: grouping by _time instead (one table per window) is ten times slower.
+ */
+export function fleetSpread(o: DashboardOptions, field: ReadingField, s: Selection = FLEET): string {
   const r = readings(o, [field], s);
-  return flux({ source: r.source, steps: [...r.steps, perWindow("mean"), keep(["_time", "_value", "device"])] });
+  const branch = (fn: string, stat: string) => `perDevice |> ${perWindow(fn)} |> set(key: "stat", value: ${fluxString(stat)})`;
+  return flux({
+    preamble: [`perDevice = ${r.source}`, ...[...r.steps, perWindowAtStart("mean"), "group()"].map((step) => `  |> ${step}`), ""],
+    source: `union(tables: [${branch("min", "lowest device")}, ${branch("mean", "fleet mean")}, ${branch("max", "highest device")}])`,
+    // mean drops the device column, min and max keep the row they select
+    steps: ['group(columns: ["stat"])', keep(["_time", "_value", "stat", "device"])],
+  });
 }
 
 /** Min, mean and max of one field per panel interval: a spike shows in max or min, a stuck sensor as min = max. */
@@ -104,16 +117,23 @@ function lastPointAge(o: DashboardOptions, s: Selection): { source: string; step
   };
 }
 
-/** Seconds from each device's last point to the end of the range (data freshness), oldest first. */
+/** Seconds from each device's last point to the end of the range (data freshness), stalest first, at most DEVICE_TABLE_ROWS devices. */
 export function freshnessPerDevice(o: DashboardOptions, s: Selection = FLEET): string {
   const r = lastPointAge(o, s);
   return flux({
     source: r.source,
-    steps: [...r.steps, 'rename(columns: {_time: "last_seen", _value: "silent_for"})', "group()", keep(["device", "site", "last_seen", "silent_for"]), 'sort(columns: ["silent_for"], desc: true)'],
+    steps: [
+      ...r.steps,
+      'rename(columns: {_time: "last_seen", _value: "silent_for"})',
+      "group()",
+      keep(["device", "site", "last_seen", "silent_for"]),
+      'sort(columns: ["silent_for"], desc: true)',
+      `limit(n: ${DEVICE_TABLE_ROWS})`,
+    ],
   });
 }
 
-/** The devices whose last point in the range is older than the silent window, by name. */
+/** The devices whose last point in the range is older than the silent window, by name, longest silent first, at most DEVICE_TABLE_ROWS. */
 export function silentDevices(o: DashboardOptions, s: Selection = FLEET): string {
   const r = lastPointAge(o, s);
   return flux({
@@ -125,6 +145,7 @@ export function silentDevices(o: DashboardOptions, s: Selection = FLEET): string
       "group()",
       keep(["device", "site", "last_seen", "silent_for"]),
       'sort(columns: ["silent_for"], desc: true)',
+      `limit(n: ${DEVICE_TABLE_ROWS})`,
     ],
   });
 }
@@ -156,22 +177,52 @@ export function devicesReporting(o: DashboardOptions, s: Selection = FLEET): str
   });
 }
 
-/** Each selected device's last value of every field, one row per device. */
+/**
+ * At most this many rows in a per-device table: a fleet's worst devices first, so that a table of a
+ * large fleet stays one a browser draws and a person reads (a fleet view aggregates; a table names).
+ */
+export const DEVICE_TABLE_ROWS = 500;
+
+/** Fields outside their configured ranges (the alert thresholds) in a pivoted row, as an integer. */
+function outOfRangeCount(o: DashboardOptions, fields: readonly ReadingField[]): string {
+  const tests: string[] = [];
+  for (const field of fields) {
+    if (field === "temperature_c" || field === "humidity_pct") {
+      const { min, max } = o.ranges[field];
+      tests.push(`(if exists r.${field} and (r.${field} < ${min.toFixed(1)} or r.${field} > ${max.toFixed(1)}) then 1 else 0)`);
+    } else if (field === "battery_pct") {
+      tests.push(`(if exists r.${field} and r.${field} < ${o.batteryMinPct.toFixed(1)} then 1 else 0)`);
+    }
+  }
+  return tests.length > 0 ? tests.join(" + ") : "0";
+}
+
+/**
+ * Each selected device's last value of every field, one row per device: the devices with the most
+ * fields outside their configured ranges first, then by name, at most DEVICE_TABLE_ROWS.
+ */
 export function latestReadings(o: DashboardOptions, fields: readonly ReadingField[], s: Selection = FLEET): string {
-  const r = readings(o, [], s);
+  const integers = fields.filter((f) => READING_FIELDS[f].type === "integer");
+  const floats = fields.filter((f) => READING_FIELDS[f].type !== "integer");
+  const lastOf = (some: readonly ReadingField[]) => {
+    const r = readings(o, some, s);
+    return [r.source, ...r.steps, "last()", 'drop(columns: ["_start", "_stop", "_measurement"])'];
+  };
+  const pipe = (steps: string[]) => `${steps[0]}\n${steps.slice(1).map((step) => `  |> ${step}`).join("\n")}`;
+  if (floats.length === 0 || integers.length === 0) throw new Error("latestReadings: the table shows float and integer fields (rssi_dbm) alike");
   return flux({
-    source: r.source,
+    // pivot needs one type: only the integer fields' few rows are converted (toFloat on every row costs as much as reading them)
+    preamble: [`floats = ${pipe(lastOf(floats))}`, `integers = ${pipe([...lastOf(integers), "toFloat()"])}`, ""],
+    source: "union(tables: [floats, integers])",
     steps: [
-      ...r.steps,
-      "last()",
-      // rssi_dbm is an integer, the others floats: one type, or pivot refuses to put them in one row
-      "toFloat()",
-      'group(columns: ["device", "site"])',
-      'pivot(rowKey: ["_time"], columnKey: ["_field"], valueColumn: "_value")',
       "group()",
+      'pivot(rowKey: ["device", "site", "_time"], columnKey: ["_field"], valueColumn: "_value")',
+      // rank: most fields out of range first, then by name (sort has one direction for all its columns)
+      `map(fn: (r) => {\n      n = ${outOfRangeCount(o, fields)}\n      return {r with out_of_range: n, rank: -n}\n  })`,
+      'sort(columns: ["rank", "device"])',
+      `limit(n: ${DEVICE_TABLE_ROWS})`,
       'rename(columns: {_time: "last_seen"})',
-      keep(["device", "site", "last_seen", ...fields]),
-      'sort(columns: ["device"])',
+      keep(["device", "site", "last_seen", "out_of_range", ...fields]),
     ],
   });
 }
@@ -184,7 +235,8 @@ export function latestValue(o: DashboardOptions, field: ReadingField, s: Selecti
 
 /**
  * Readings arriving per minute over time, for the selection: counted per series and window (which
- * InfluxDB computes in storage), summed over the fleet, scaled from the window to a minute.
+ * InfluxDB computes in storage), summed over the fleet per window, scaled from the window to a
+ * minute. aggregateWindow takes its input in any order, so the merged counts need no sort.
  */
 export function ingestRate(o: DashboardOptions, s: Selection = FLEET): string {
   const r = readings(o, [PRESENCE_FIELD], s);
@@ -192,9 +244,8 @@ export function ingestRate(o: DashboardOptions, s: Selection = FLEET): string {
     source: r.source,
     steps: [
       ...r.steps,
-      perWindow("count"),
+      perWindowAtStart("count"),
       "group()",
-      'sort(columns: ["_time"])',
       perWindow("sum"),
       "map(fn: (r) => ({_time: r._time, _value: float(v: r._value) * 60000000000.0 / float(v: int(v: v.windowPeriod))}))",
     ],
