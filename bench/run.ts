@@ -2,9 +2,10 @@
 // local sink, in one run. Writes bench/results/latest.json and docs/PERFORMANCE.md.
 // Figures are measured, never asserted: the targets are compared and reported, not enforced.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
+import { keepSections } from "./influxdb/doc-sections";
 
 const QUICK = process.argv.includes("--quick");
 const ROOT = join(__dirname, "..", "..");
@@ -249,7 +250,9 @@ async function main(): Promise<void> {
   writeFileSync(join(ROOT, "bench", "results", QUICK ? "quick.json" : "latest.json"), JSON.stringify({ ...report, raw: results }, null, 2) + "\n");
   if (!QUICK) {
     mkdirSync(join(ROOT, "docs"), { recursive: true });
-    writeFileSync(join(ROOT, "docs", "PERFORMANCE.md"), renderMarkdown(report));
+    // the sections other benchmarks write into the same file (npm run bench:ingest) are kept
+    const doc = join(ROOT, "docs", "PERFORMANCE.md");
+    writeFileSync(doc, keepSections(existsSync(doc) ? readFileSync(doc, "utf8") : "", renderMarkdown(report)));
   }
   console.log(renderTable(report));
   console.log(QUICK ? "quick run: bench/results/quick.json (docs/PERFORMANCE.md is written by full runs only)" : "written: bench/results/latest.json, docs/PERFORMANCE.md");
