@@ -357,5 +357,8 @@ export function bufferFill(o: DashboardOptions, s: Selection = FLEET): string {
 /** The values of one tag among the readings in the range (a dashboard variable's options). */
 export function tagValues(o: DashboardOptions, tag: "site" | "device", s: Selection): string {
   const r = readings(o, [PRESENCE_FIELD], s);
-  return flux({ source: r.source, steps: [...r.steps, "last()", "group()", `distinct(column: ${fluxString(tag)})`, "sort()"] });
+  // keep |> group |> distinct straight after the filter is the shape InfluxDB answers from its
+  // series index (ReadTagValues) instead of reading each series' last point: 1.4 s at 10,000
+  // devices that way (docs/PERFORMANCE.md)
+  return flux({ source: r.source, steps: [...r.steps, keep([tag]), "group()", `distinct(column: ${fluxString(tag)})`, "sort()"] });
 }
