@@ -50,8 +50,8 @@ export function renderTables(fleet: FleetReport): string {
   const lines = [
     `#### ${n(fleet.devices)} devices, ${fleet.backfill} backfilled at the default 5 s interval`,
     "",
-    `${n(fleet.points)} points (backfilled in ${Math.round(fleet.backfillSeconds)} s, ${n(Math.round(fleet.pointsPerSecond))} points/s), ` +
-      `${n(fleet.seriesCardinality)} series (influxdb.cardinality()); influxd RSS ${n(fleet.rssAfterBackfillMiB)} MiB after the backfill, ` +
+    `${n(fleet.points)} readings of 5 fields each (backfilled in ${Math.round(fleet.backfillSeconds)} s, ${n(Math.round(fleet.pointsPerSecond))} readings/s), ` +
+      `${n(fleet.seriesCardinality)} series keys (influxdb.cardinality(): measurement and tags, one per device and one for the simulator's metrics); influxd RSS ${n(fleet.rssAfterBackfillMiB)} MiB after the backfill, ` +
       `${Object.entries(fleet.queryRssMiB).map(([set, mib]) => `${n(mib)} MiB after the ${set} queries`).join(", ")}, peak ${n(fleet.peakMiB)} MiB.`,
     "",
     "| query (as provisioned now) | p50 | p95 | rows | |",
@@ -91,7 +91,7 @@ export function renderSummary(report: BenchReport): string {
     if (qs.length === 0) return "–";
     const slowest = qs.reduce((a, b) => (quantile(a.runs, 0.95) >= quantile(b.runs, 0.95) ? a : b));
     const rows = Math.max(...qs.map((q) => q.rows));
-    const name = slowest.name.split(" › ").slice(1).join(" › ") || slowest.name;
+    const name = slowest.kind === "alert" ? slowest.name.replace(/^alert /, "") : slowest.name.split(" › ").slice(1).join(" › ");
     return `${ms(quantile(slowest.runs, 0.95))} (${name}); ${n(rows)} rows`;
   };
   const head = report.fleets.map((f) => `${n(f.devices)} devices (${f.backfill})`);
