@@ -34,9 +34,11 @@ const n = (x: number) => x.toLocaleString("en");
 
 export function headline(report: IngestReport) {
   const best = [...report.backfill].sort((a, b) => b.pointsPerSecond - a.pointsPerSecond)[0];
-  // per InfluxDB core: the ceiling divided by the share of its core influxd used while writing
-  // (1.0 when influxd was the bottleneck; less when the simulator was)
-  const perCore = Math.round(best.pointsPerSecond / Math.max(best.influxdCoresWhileWriting, 0.01));
+  // per InfluxDB core: points/s over the share of its core influxd used while writing, the median
+  // over the settings (they do not separate beyond the run-to-run spread)
+  const perCoreEach = report.backfill.map((r) => r.pointsPerSecond / Math.max(r.influxdCoresWhileWriting, 0.01));
+  const sorted = [...perCoreEach].sort((a, b) => a - b);
+  const perCore = Math.round(sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2);
   const ladder = report.paced.filter((p) => p.intervalMs === DEFAULT_INTERVAL_MS).sort((a, b) => a.devices - b.devices);
   const withinCpu = ladder.filter((p) => p.kept && p.influxdCores <= 1 - HEADROOM);
   // the largest fleet measured that kept up with the headroom left, on CPU alone and within the container's memory too
@@ -71,30 +73,60 @@ export function renderTable(report: IngestReport): string {
   ].join("\n");
 }
 
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+};
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+/** Least-squares slope of ys over xs. */
+function slope(xs: number[], ys: number[]): number {
+  const mx = mean(xs);
+  const my = mean(ys);
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < xs.length; i++) {
+    num += (xs[i] - mx) * (ys[i] - my);
+    den += (xs[i] - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
 function headlineText(report: IngestReport): string {
   const h = headline(report);
-  const b = h.best;
-  const pair = (batch: number) => ({ off: report.backfill.find((r) => r.batchLines === batch && !r.gzip), on: report.backfill.find((r) => r.batchLines === batch && r.gzip) });
-  const g = pair(b.batchLines);
-  const gzip = g.on && g.off ? ` With gzip on, at that batch size, influxd spent ${round((g.on.influxdCpuSecondsPerMillion / g.off.influxdCpuSecondsPerMillion - 1) * 100, 0)} % more CPU per point (it inflates every body) and took ${n(g.on.pointsPerSecond)} points/s.` : "";
+  const rows = report.backfill;
+  const pps = rows.map((r) => r.pointsPerSecond);
+  const cpu = rows.map((r) => r.influxdCpuSecondsPerMillion);
+  const pairs = [...new Set(rows.map((r) => r.batchLines))]
+    .map((batch) => ({ off: rows.find((r) => r.batchLines === batch && !r.gzip), on: rows.find((r) => r.batchLines === batch && r.gzip) }))
+    .filter((p): p is { off: BackfillRow; on: BackfillRow } => p.on !== undefined && p.off !== undefined);
+  const gzipInfluxd = round(mean(pairs.map((p) => p.on.influxdCpuSecondsPerMillion / p.off.influxdCpuSecondsPerMillion)), 2);
+  const gzipSimulator = round(mean(pairs.map((p) => p.on.simulatorCores / p.off.simulatorCores)), 2);
+  const rss = (batch: number) => [...new Set(rows.filter((r) => r.batchLines === batch).map((r) => r.peakRssMiB).sort((a, b) => a - b))].join("–");
+  const batches = [...new Set(rows.map((r) => r.batchLines))].sort((a, b) => a - b);
   const ceiling =
-    `The ceiling, with ${n(Number(report.plan.devices) * FIELDS_PER_POINT)} series: **${n(b.pointsPerSecond)} points/s** (${n(b.pointsPerSecond * FIELDS_PER_POINT)} field values/s) with ` +
-    `batches of ${n(b.batchLines)} lines, gzip ${b.gzip ? "on" : "off"}, influxd at ${b.influxdCoresWhileWriting} of its core: about **${n(h.perCore)} points/s per InfluxDB core**, ` +
-    `**${b.influxdCpuSecondsPerMillion} CPU-seconds per million points** and ${b.rssGrowthMiBPerMillion} MiB of RSS growth per million points (peak ${b.peakRssMiB} MiB, with ` +
-    `${report.plan.requestsInFlight} requests of ${n(b.batchLines)} lines in flight).${gzip}`;
+    `Backfills with ${n(Number(report.plan.devices) * FIELDS_PER_POINT)} series: **${n(Math.min(...pps))}–${n(Math.max(...pps))} points/s** over the six settings, ` +
+    `influxd at ${Math.min(...rows.map((r) => r.influxdCoresWhileWriting))}–${Math.max(...rows.map((r) => r.influxdCoresWhileWriting))} of its core: ` +
+    `**about ${n(h.perCore)} points/s per InfluxDB core** (${n(h.perCore * FIELDS_PER_POINT)} field values/s; the median of points/s over cores used) and ` +
+    `**${round(median(cpu), 1)} CPU-seconds per million points** (${Math.min(...cpu)}–${Math.max(...cpu)}). Batch size and gzip move influxd's cost less than that spread, ` +
+    `in no consistent order: gzip changed its CPU per point by a factor of ${gzipInfluxd} on average, while it cost the simulator ${gzipSimulator} × its CPU. ` +
+    `Peak RSS follows the lines in flight (${report.plan.requestsInFlight} requests of a batch each): ${batches.map((b) => `${rss(b)} MiB at ${n(b)} lines`).join(", ")}, against an idle ${rows[0].idleRssMiB} MiB; ` +
+    `that is ${median(rows.map((r) => r.rssGrowthMiBPerMillion))} MiB of growth per million points at the median, a figure of the run's burst, not of the data's size.`;
   const ladder = h.ladder
-    .map((p) => `${n(p.devices)} devices: ${p.influxdCores} core, ${p.influxdCpuSecondsPerMillion} CPU-s per million points, peak ${n(p.peakRssMiB)} MiB${p.kept ? "" : ", did not keep up"}`)
+    .map((p) => `${n(p.devices)} devices: ${p.influxdCores} core, ${p.influxdCpuSecondsPerMillion} CPU-s per million points, peak ${n(p.peakRssMiB)} MiB${p.kept ? "" : ", **did not keep up**"}`)
     .join("; ");
+  const perSeriesKiB = h.ladder.length >= 2 ? Math.round((slope(h.ladder.map((p) => p.devices * FIELDS_PER_POINT), h.ladder.map((p) => p.peakRssMiB)) * 1024 * 10)) / 10 : undefined;
   const fleets =
-    `The series count changes the cost: at the default ${DEFAULT_INTERVAL_MS / 1000} s interval, paced as the stack writes (${ladder}). ` +
+    `The series count sets the cost of a live fleet. Paced at the default ${DEFAULT_INTERVAL_MS / 1000} s interval as the stack writes (batches of ${n(h.ladder[0]?.batchLines ?? 0)}, gzip ${h.ladder[0]?.gzip ? "on" : "off"}, a ${(h.ladder[0]?.windowMs ?? 0) / 1000} s window after three intervals of warm-up, too short to hold the compactions of a long run): ${ladder}. ` +
+    (perSeriesKiB !== undefined ? `influxd's peak memory grows by about ${perSeriesKiB} KiB per series. ` : "") +
     (h.carried
-      ? `With **${HEADROOM * 100} % headroom** (influxd at most half its core, the rest for compactions, Grafana's queries and bursts) and within the stack's default ${n(report.memoryLimitMiB)} MiB \`influxMemoryMb\`, **one InfluxDB core carries ${n(h.carried.devices)} devices at the default ${DEFAULT_INTERVAL_MS / 1000} s interval** (the largest fleet measured that met both; the next step did not).`
+      ? `With **${HEADROOM * 100} % headroom** (influxd at most half its core, the rest for compactions, Grafana's queries and bursts) and within the stack's default ${n(report.memoryLimitMiB)} MiB \`influxMemoryMb\`, **one InfluxDB core carries ${n(h.carried.devices)} devices at the default ${DEFAULT_INTERVAL_MS / 1000} s interval** (${n((h.carried.devices * 1000) / DEFAULT_INTERVAL_MS)} points/s; the largest measured fleet that met both).`
       : `No measured fleet kept up with ${HEADROOM * 100} % headroom within the stack's default ${n(report.memoryLimitMiB)} MiB \`influxMemoryMb\`.`) +
     (h.cpuCarried && h.carried && h.cpuCarried.devices !== h.carried.devices
-      ? ` On CPU alone it would be ${n(h.cpuCarried.devices)} devices (peak ${n(h.cpuCarried.peakRssMiB)} MiB): past ${n(h.carried.devices)} devices raise \`influxMemoryMb\` first.`
+      ? ` On CPU alone it would be ${n(h.cpuCarried.devices)} devices, but their peak of ${n(h.cpuCarried.peakRssMiB)} MiB is past that limit (which also counts the container's page cache): memory runs out before the core does, so raise \`influxMemoryMb\` first for fleets above ${n(h.carried.devices)}.`
       : "");
   const prod = h.prod
-    ? `The \`prod\` stack's 500 devices at 1 Hz (${n(h.prodRate)} points/s, 2,500 series) took ${h.prod.influxdCores} of the core (peak ${h.prod.peakRssMiB} MiB): ${round(h.prodShare * 100, 1)} % of the ceiling${h.carried ? `, and ${round((h.prodRate / ((h.carried.devices * 1000) / DEFAULT_INTERVAL_MS)) * 100, 1)} % of the rate of the fleet one core carries with headroom` : ""}.`
+    ? `The \`prod\` stack's 500 devices at 1 Hz (${n(h.prodRate)} points/s, 2,500 series) took ${h.prod.influxdCores} of the core (peak ${h.prod.peakRssMiB} MiB): ${round(h.prodShare * 100, 1)} % of one core's ceiling${h.carried ? `, ${round((h.prodRate / ((h.carried.devices * 1000) / DEFAULT_INTERVAL_MS)) * 100, 1)} % of the rate of the fleet one core carries with headroom` : ""}.`
     : "";
   return `${ceiling}\n\n${fleets}\n\n${prod}`;
 }
@@ -109,7 +141,7 @@ function guidanceText(report: IngestReport): string {
     `locally attached SSDs. One core here took ${n(h.perCore)} points/s, ${n(h.perCore * FIELDS_PER_POINT)} field values/s` +
     (carriedRate ? `, and carries ${n(carriedRate)} points/s (${n(carriedRate * FIELDS_PER_POINT)} field values/s) with the headroom` : "") +
     `: well above the smallest tier whether its "writes" are lines or field values, and of the order of the 250,000 a second it sets ` +
-    `for 4-6 cores. The table is the conservative figure for a server that also answers queries and compacts on slower disks; ` +
+    `for 4-6 cores. The table is meant for a server that also answers queries: read it as the conservative figure; ` +
     `the prod stack's ${n(h.prodRate)} points/s (${n(h.prodRate * FIELDS_PER_POINT)} field values/s) are within its smallest tier either way.`
   );
 }
