@@ -156,9 +156,24 @@ const envSchema = z.object({
   SIM_BACKFILL: help(duration("SIM_BACKFILL"), { accepts: "a duration such as 30s, 15m, 24h or 7d of history written first", whenUnset: "none, live readings only" }).optional(),
   SIM_EXIT_AFTER_BACKFILL: boolean("SIM_EXIT_AFTER_BACKFILL").default(false),
   LOG_LEVEL: z.enum(LOG_LEVELS, { message: `LOG_LEVEL must be one of ${LOG_LEVELS.join(", ")}` }).default("info"),
+  // Write defaults from the ingest benchmark on the real influxd 2.9.1, one core, over TLS
+  // (docs/PERFORMANCE.md, "Ingest capacity of one InfluxDB core"; npm run bench:ingest): backfills
+  // of 2 M points at 1,000 / 5,000 / 10,000 lines a batch, gzip on and off, in two full runs
+  // (bench/results/influxdb-ingest.json and the one before it, influxdb-ingest-earlier.json there):
+  //  - 5,000 lines a batch, kept: influxd's CPU per point did not depend on the batch size beyond
+  //    the run-to-run spread (gzip off, CPU-s per million points, the two runs: 1,000 lines 10.9
+  //    and 11.6, 5,000 lines 11.4 and 10.5, 10,000 lines 12.3 and 11.4). Its memory follows the
+  //    lines in flight: with 16 requests in flight, 5,000-line batches peaked at 742-796 MiB,
+  //    under the stack's default 1,024 MiB influxMemoryMb; 10,000-line batches at 1,061-1,215 MiB.
+  //  - 1 s flush, kept: a small fleet never fills a batch, so this sets its request rate; the
+  //    prod stack's 500 devices at 1 Hz, one request a second, cost influxd 1 % of its core.
+  //  - gzip off (was on, the client's default): it saved influxd nothing (its CPU per point
+  //    changed by a factor of 1.01 and 1.06 on average in the two runs) and cost the simulator
+  //    1.66 times its CPU. It only saves bandwidth: set SIM_GZIP=true for a thin link to a
+  //    remote InfluxDB.
   SIM_BATCH_SIZE: integer("SIM_BATCH_SIZE", 1, 100_000).default(5000),
   SIM_FLUSH_INTERVAL_MS: integer("SIM_FLUSH_INTERVAL_MS", 10, 60_000).default(1000),
-  SIM_GZIP: boolean("SIM_GZIP").default(true),
+  SIM_GZIP: boolean("SIM_GZIP").default(false),
   SIM_BUFFER_LINES: help(integer("SIM_BUFFER_LINES", 1, 100_000_000).optional(), {
     whenUnset: `the larger of 2 × SIM_BATCH_SIZE and ${DEFAULT_BUFFER_SECONDS} s of readings`,
   }),

@@ -89,6 +89,8 @@ describe("loadConfig", () => {
     const config = loadConfig({ INFLUX_URL: "https://influxdb:8086", INFLUX_ORG: "o", INFLUX_BUCKET: "b", INFLUX_TOKEN: "t" });
     expect(config.devices).toBe(5);
     expect(config.intervalMs).toBe(5000);
+    // the write defaults the ingest benchmark chose (config.ts, the comment at SIM_BATCH_SIZE)
+    expect({ batchSize: config.batchSize, flushIntervalMs: config.flushIntervalMs, gzip: config.gzip }).toEqual({ batchSize: 5000, flushIntervalMs: 1000, gzip: false });
     const config100k = loadConfig({ INFLUX_URL: "https://influxdb:8086", INFLUX_ORG: "o", INFLUX_BUCKET: "b", INFLUX_TOKEN: "t", SIM_DEVICES: "100000", SIM_INTERVAL_MS: "1000" });
     expect(config100k.bufferLines).toBeGreaterThanOrEqual(100_000 * 300);
     expect(config100k.maxInflightLines).toBeGreaterThan(config100k.bufferLines);

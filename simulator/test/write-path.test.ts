@@ -18,7 +18,7 @@ describe("simulator write path", () => {
   test("points arrive with the documented schema, the right token, ms precision and gzip", async () => {
     const { server, caFile } = tls;
     const sim = startSimulator(
-      baseEnv({ ...connectionEnv(server, caFile), SIM_DEVICES: "50", SIM_INTERVAL_MS: "100", SIM_SITE: "plant-7", SIM_BATCH_SIZE: "200" }),
+      baseEnv({ ...connectionEnv(server, caFile), SIM_DEVICES: "50", SIM_INTERVAL_MS: "100", SIM_SITE: "plant-7", SIM_BATCH_SIZE: "200", SIM_GZIP: "true" }),
     );
     await server.waitFor(() => server.points.size >= 1000, 20_000, "1000 points");
     sim.process.kill("SIGTERM");
