@@ -65,6 +65,17 @@ describe("invalid configuration exits 2", () => {
     expect(sim.output()).not.toContain(TOKEN);
   });
 
+  test("a wait for a log line ends with 'exited' when the simulator dies, before or while it waits (not at its timeout)", async () => {
+    const sim = startSimulator(baseEnv({ INFLUX_URL: "not a url" }));
+    const neverLogged = (line: { msg: string }) => line.msg === "no such line";
+    // The timeout is far longer than the test's own: only the exit can end these waits in time,
+    // and the message says which ended them.
+    const whileRunning = sim.waitForLog(neverLogged, 10 * 60_000, "a line never logged");
+    await expect(whileRunning).rejects.toThrow(/^simulator exited before a line never logged/);
+    await sim.exited;
+    await expect(sim.waitForLog(neverLogged, 10 * 60_000, "a line never logged")).rejects.toThrow(/^simulator exited before/);
+  });
+
   test("no request reached the server from any invalid configuration", () => {
     expect(server.httpRequests).toBe(0);
   });

@@ -66,12 +66,14 @@ export function startSimulator(env: Record<string, string>): RunningSimulator {
   child.stderr.on("data", (chunk: string) => {
     raw += chunk;
   });
+  // hasExited is set before the waiters are woken: a waiter woken first would see a live process
+  // and wait out its whole timeout for a simulator that had already died.
+  let hasExited = false;
   const exited = new Promise<number>((resolve) => child.on("exit", (code, signal) => resolve(code ?? (signal ? 128 : -1))));
-  exited.then(() => {
+  void exited.then(() => {
+    hasExited = true;
     for (const waiter of [...waiters]) waiter();
   });
-  let hasExited = false;
-  void exited.then(() => (hasExited = true));
 
   const memorySamples: number[] = [];
   return {
@@ -83,6 +85,7 @@ export function startSimulator(env: Record<string, string>): RunningSimulator {
     waitForLog(predicate, timeoutMs, what = "log line") {
       const found = logs.find(predicate);
       if (found) return Promise.resolve(found);
+      if (hasExited) return Promise.reject(new Error(`simulator exited before ${what}; output:\n${raw.slice(-4000)}`));
       return new Promise((resolve, reject) => {
         const check = () => {
           const hit = logs.find(predicate);
