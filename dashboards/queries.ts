@@ -56,8 +56,9 @@ const SECONDS_BEFORE_STOP = (time: string) => `float(v: int(v: v.timeRangeStop) 
  * lowest and highest device (each device's mean in the interval, computed in storage: one row per
  * device and interval reaches Flux, never the raw points). Three series, whatever the fleet's size;
  * the lowest and highest rows keep the device they come from (a string column, which a time
- * series does not draw but Inspect › Data and a table view show), so an outlier is named. Across devices the rows are merged into
- * one table and windowed again: grouping by _time instead (one table per window) is ten times slower.
+ * series does not draw but Inspect › Data and a table view show), so an outlier is named. Across
+ * devices the rows are merged into one table and windowed again: grouping by _time instead (one
+ * table per window) was ten times slower (docs/PERFORMANCE.md).
  */
 export function fleetSpread(o: DashboardOptions, field: ReadingField, s: Selection = FLEET): string {
   const r = readings(o, [field], s);
