@@ -28,8 +28,10 @@ influxTier("InfluxDB tier: the dashboard query benchmark runs (a smoke run, no t
     () => stack,
     async () => {
       const fleet = await backfill(stack!, DEVICES, "15m", 60_000);
-      // 15 min at the dev stack's 5 s interval
-      expect(fleet.points).toBe(DEVICES * 180);
+      // 15 min at the dev stack's 5 s interval, less the readings the simulator's default dropout
+      // episodes leave out (a few per device, at random)
+      expect(fleet.points).toBeLessThanOrEqual(DEVICES * 180);
+      expect(fleet.points).toBeGreaterThan(DEVICES * 180 * 0.8);
       expect(fleet.seriesCardinality).toBeGreaterThanOrEqual(DEVICES);
       const after = programQuerySet(stack!);
       const before = readQuerySet(join(__dirname, "..", "..", "bench", "dashboards", "before-issue-17.json"), "before");
