@@ -147,7 +147,6 @@ function guidanceText(report: IngestReport): string {
 }
 
 export function renderSection(report: IngestReport): string {
-  const h = headline(report);
   const m = report.machine;
   const p = report.plan;
   const v = report.versions;
