@@ -13,6 +13,7 @@ import { parseAnnotatedCsv, type FluxResult } from "../../test/influxdb/support/
 import { provisioned, runAlertQuery, runDashboard, type AlertQuery, type Dashboard, type Execution, type RunContext } from "../../test/influxdb/support/provisioned-queries";
 import { runToExit, simulatorEnv } from "../../test/influxdb/support/simulator";
 import type { Stack } from "../../test/influxdb/support/stack";
+import { statusKiB } from "../influxdb/ingest";
 
 /** A set of provisioned queries: the program's own, or a snapshot of an older version's (the "before" of a fix). */
 export interface QuerySet {
@@ -120,9 +121,8 @@ export function timedFluxQuery(stack: Stack, token: string, flux: string, timeou
 
 /** influxd's resident and peak resident memory, from /proc (Linux), in MiB. */
 export function influxdMemory(stack: Stack): { rssMiB: number; peakMiB: number } {
-  const status = readFileSync(`/proc/${stack.server.process.pid}/status`, "utf8");
-  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? NaN);
-  return { rssMiB: Math.round(kib("VmRSS") / 1024), peakMiB: Math.round(kib("VmHWM") / 1024) };
+  const pid = stack.server.process.pid as number;
+  return { rssMiB: Math.round(statusKiB(pid, "VmRSS") / 1024), peakMiB: Math.round(statusKiB(pid, "VmHWM") / 1024) };
 }
 
 export interface Fleet {

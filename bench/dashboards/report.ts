@@ -1,9 +1,9 @@
 // The query benchmark's figures as Markdown: one table per fleet size, the before/after of the
 // fixed queries, and docs/PERFORMANCE.md's section "dashboards" between its own markers
 // (bench/influxdb/doc-sections.ts: bench/run.ts rewrites the rest of that file and keeps it).
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { withSection } from "../influxdb/doc-sections";
+import { writeSection } from "../influxdb/doc-sections";
 import { quantile, type Fleet, type QueryFigures } from "./query-bench";
 
 /** This benchmark's section of docs/PERFORMANCE.md. */
@@ -127,5 +127,5 @@ export function renderSection(report: BenchReport): string {
 }
 
 export function writeDocSection(file: string, report: BenchReport): void {
-  writeFileSync(file, withSection(existsSync(file) ? readFileSync(file, "utf8") : "", SECTION, renderSection(report)));
+  writeSection(file, SECTION, renderSection(report));
 }

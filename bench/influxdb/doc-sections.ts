@@ -1,6 +1,7 @@
 // Sections of docs/PERFORMANCE.md that a benchmark other than `npm run bench` writes, each between
 // its own pair of markers. `npm run bench` regenerates the rest of the file and carries these
 // sections over unchanged (bench/run.ts), so neither benchmark erases the other's figures.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 
 const start = (name: string) => `<!-- generated:${name} -->`;
 const end = (name: string) => `<!-- /generated:${name} -->`;
@@ -13,6 +14,11 @@ export function withSection(doc: string, name: string, body: string): string {
   const until = doc.indexOf(end(name));
   if (at >= 0 && until > at) return doc.slice(0, at) + block + doc.slice(until + end(name).length);
   return `${doc.trimEnd()}\n\n${block}\n`;
+}
+
+/** Sets the section `name` of the Markdown file `file` (made if missing) to `body`. */
+export function writeSection(file: string, name: string, body: string): void {
+  writeFileSync(file, withSection(existsSync(file) ? readFileSync(file, "utf8") : "# Performance\n", name, body));
 }
 
 /** `fresh` with every marked section of `previous` that `fresh` lacks appended, in their order. */

@@ -6,14 +6,14 @@
 // A jest file because the program is read under Pulumi mocks (test/support/harness.ts); it is not
 // a test: nothing is asserted but that the runs happened.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, release, totalmem } from "node:os";
 import { join } from "node:path";
 import { declared } from "../../test/influxdb/support/program";
 import { tierStatus, ROOT } from "../../test/influxdb/support/tier";
 import { canPin, measureBackfill, measurePaced, round, type BackfillRow, type PacedRow } from "./ingest";
 import { DEFAULT_INTERVAL_MS, PROD_FLEET, renderSection, renderTable, type IngestReport } from "./report";
-import { withSection } from "./doc-sections";
+import { writeSection } from "./doc-sections";
 
 const QUICK = process.env.BENCH_QUICK === "1";
 const PLAN = QUICK
@@ -43,8 +43,7 @@ function disk(path: string): string {
 const RESULTS = join(ROOT, "bench", "results", QUICK ? "influxdb-ingest-quick.json" : "influxdb-ingest.json");
 
 function writeDocSection(report: IngestReport): void {
-  const doc = join(ROOT, "docs", "PERFORMANCE.md");
-  writeFileSync(doc, withSection(existsSync(doc) ? readFileSync(doc, "utf8") : "# Performance\n", "influxdb-ingest", renderSection(report)));
+  writeSection(join(ROOT, "docs", "PERFORMANCE.md"), "influxdb-ingest", renderSection(report));
 }
 
 // BENCH_RENDER=1: no measuring; the table and the docs section again from the last full run's results

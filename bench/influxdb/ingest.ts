@@ -53,9 +53,10 @@ export function cpuSecondsOf(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
-function statusKiB(pid: number, key: "VmRSS" | "VmHWM"): number {
-  const match = new RegExp(`${key}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return match ? Number(match[1]) : 0;
+/** A memory figure of a process, from /proc (Linux), in KiB; NaN if the kernel does not report it. */
+export function statusKiB(pid: number, key: "VmRSS" | "VmHWM"): number {
+  const match = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return match ? Number(match[1]) : NaN;
 }
 
 function allowedCores(pid: number): string {
@@ -131,16 +132,6 @@ async function waitUntilIdle(pid: number, limitMs: number): Promise<number> {
   return (Date.now() - started) / 1000;
 }
 
-/** The first log line that matches, with a deadline; a simulator that exits first ends the wait with its output. */
-async function firstLog(sim: RunningSimulator, match: (l: LogLine) => boolean, timeoutMs: number, what: string): Promise<LogLine> {
-  const exited = sim.exited.then((code) => {
-    const found = sim.logs.find(match);
-    if (found) return found;
-    throw new Error(`the simulator exited ${code} before ${what}; output:\n${sim.output().slice(-3000)}`);
-  });
-  return Promise.race([sim.waitForLog(match, timeoutMs, what), exited]);
-}
-
 /** Failed writes the simulator will retry: its warnings, each with the similar failures it suppressed before it. */
 function retriedFailures(logs: LogLine[]): number {
   return logs.filter((l) => l.msg === "write failed, will retry").reduce((n, l) => n + 1 + Number(l.similar_failures_suppressed ?? 0), 0);
@@ -175,7 +166,7 @@ export async function measureBackfill(decl: Declared, plan: BackfillPlan, c: Bac
       LOG_LEVEL: "info",
     });
     sim = startSimulator(env);
-    const started = await firstLog(sim, (l) => l.msg === "backfill started", 30_000, "the backfill to start");
+    const started = await sim.waitForLog((l) => l.msg === "backfill started", 30_000, "the backfill to start");
     const cpuAtStart = cpuSecondsOf(pid);
     const code = await Promise.race([sim.exited, sleep(plan.deadlineMs).then(() => -2)]);
     if (code !== 0) throw new Error(`the simulator ${code === -2 ? `was still running after ${plan.deadlineMs} ms` : `exited ${code}`}; output:\n${stack.server.redact(sim.output().slice(-3000))}`);
@@ -254,7 +245,7 @@ export async function measurePaced(decl: Declared, plan: PacedPlan, pinned: bool
       LOG_LEVEL: "info",
     });
     sim = startSimulator(env);
-    await firstLog(sim, (l) => l.msg === "live", 60_000, "the simulator to go live");
+    await sim.waitForLog((l) => l.msg === "live", 60_000, "the simulator to go live");
     // warm-up: the first interval creates every series, which costs far more than a steady write;
     // three intervals let the queue drain before the window starts
     await sleep(3 * plan.intervalMs + 2_000);
