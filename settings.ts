@@ -455,7 +455,7 @@ function unknownSetting(key: string): string {
  * The namespaces whose keys something reads. The engine gives every "<package>:<name>" key to
  * that package's default provider (GetPackageConfig, pulumi/pulumi pkg/resource/deploy/target.go,
  * v3.248.0, lines 45-72): docker, tls and random are the providers this program uses (docker:host is
- * also checked here); "pulumi" is the engine's own (pulumi:disable-default-providers, pulumi:tags).
+ * also checked here); "pulumi" is the engine's reserved namespace (e.g. pulumi:disable-default-providers).
  *
  * Keys of any other namespace (aws:region) are warned about, not refused: Pulumi accepts them,
  * and a stack that imports a Pulumi ESC environment gets that environment's pulumiConfig merged
