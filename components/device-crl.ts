@@ -44,7 +44,7 @@ export async function generateCrl(input: CrlInput): Promise<string> {
   require("reflect-metadata");
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const x509 = require("@peculiar/x509") as typeof import("@peculiar/x509");
-  x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+  x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const ca = new x509.X509Certificate(input.caCertPem);
   const keyDer = x509.PemConverter.decodeFirst(input.caKeyPkcs8Pem);
   const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
@@ -55,7 +55,7 @@ export async function generateCrl(input: CrlInput): Promise<string> {
     thisUpdate: input.thisUpdate,
     nextUpdate: ca.notAfter,
     signingAlgorithm: algorithm,
-    signingKey: signingKey as unknown as CryptoKey,
+    signingKey: signingKey as unknown as Parameters<typeof x509.X509CrlGenerator.create>[0]["signingKey"],
     extensions: [await x509.AuthorityKeyIdentifierExtension.create(ca)],
     entries: input.revoked.map((entry) => ({
       serialNumber: entry.serialNumber,
