@@ -22,6 +22,8 @@ export interface TelegrafConfOptions {
   bufferLimit: number;
   /** messages taken from the broker but not yet written (max_undelivered_messages) */
   maxUndelivered: number;
+  /** host:port of Telegraf's health endpoint (outputs.health), for the container's health check */
+  healthAddress: string;
 }
 
 const SECRET_STORE = "bridge_secrets";
@@ -29,15 +31,29 @@ const SECRET_STORE = "bridge_secrets";
 /** TOML basic string: the values here are the program's own names and paths, quoted all the same. */
 const quote = (value: string) => JSON.stringify(value);
 const list = (values: readonly string[]) => `[${values.map(quote).join(", ")}]`;
+/** TOML multi-line literal string: the CEL inside keeps its double quotes unescaped. */
+const literal = (value: string) => {
+  if (value.includes("'''")) throw new Error("a TOML literal string cannot contain three single quotes");
+  return `'''${value}'''`;
+};
 
 /**
- * Only readings of the schema pass: the schema's measurement, tags among the schema's, fields among
- * the schema's. A CEL expression (Telegraf's metricpass) over the metric's name, tags and fields.
+ * Only readings of the schema pass: the schema's measurement, both tags and no other, fields among
+ * the schema's, each of the schema's type. A CEL expression (Telegraf's metricpass, telegraf v1.37.2
+ * models/filter.go). Written so that it cannot fail to evaluate: a failing expression lets the
+ * metric through (filter.go, Select). The type check matters: a field of the wrong type is a 400 from
+ * InfluxDB, which makes Telegraf reject the whole batch, other devices' readings included, and
+ * never acknowledge those messages.
  */
 export function schemaFilter(): string {
-  const tags = list(READING_TAGS);
-  const fields = list(Object.keys(READING_FIELDS));
-  return `name == ${quote(DEFAULT_MEASUREMENT)} && tags.all(k, k in ${tags}) && fields.all(k, k in ${fields})`;
+  const cel = (t: "float" | "integer") => (t === "float" ? "double" : "int");
+  const fieldRules = Object.entries(READING_FIELDS).map(([field, spec]) => `(k == ${quote(field)} && type(fields[k]) == ${cel(spec.type)})`);
+  return [
+    `name == ${quote(DEFAULT_MEASUREMENT)}`,
+    ...READING_TAGS.map((tag) => `${quote(tag)} in tags`),
+    `tags.all(k, k in ${list(READING_TAGS)})`,
+    `fields.all(k, ${fieldRules.join(" || ")})`,
+  ].join(" && ");
 }
 
 /** Prefix of the bridge's own counters (Telegraf's internal input) in the bucket. */
@@ -104,6 +120,8 @@ export function renderTelegrafConf(o: TelegrafConfOptions): string {
     `  tls_cert = ${quote(o.certFile)}`,
     `  tls_key = ${quote(o.keyFile)}`,
     '  data_format = "influx"',
+    // the line protocol default, stated: a redelivered message keeps its timestamp, so it overwrites its own point
+    '  influx_timestamp_precision = "1ns"',
     "  [[inputs.mqtt_consumer.topic_parsing]]",
     `    topic = ${quote(BRIDGE_SUBSCRIPTION)}`,
     '    tags = "_/site/device/_"',
@@ -112,11 +130,16 @@ export function renderTelegrafConf(o: TelegrafConfOptions): string {
     `  name_prefix = ${quote(BRIDGE_METRICS_PREFIX)}`,
     "  collect_memstats = false",
     "",
-    ...influxOutput("readings", [`  metricpass = ${quote(schemaFilter())}`]),
+    ...influxOutput("readings", [`  metricpass = ${literal(schemaFilter())}`]),
     ...influxOutput("bridge_counters", [`  namepass = ${list([`${BRIDGE_METRICS_PREFIX}*`])}`]),
     "[[outputs.discard]]",
     `  alias = ${quote(REJECTED_ALIAS)}`,
-    `  metricpass = ${quote(`!(${schemaFilter()}) && !name.startsWith(${quote(BRIDGE_METRICS_PREFIX)})`)}`,
+    `  metricpass = ${literal(`!name.startsWith(${quote(BRIDGE_METRICS_PREFIX)}) && !(${schemaFilter()})`)}`,
+    "",
+    // Healthy while Telegraf runs its outputs; it sees only the bridge's own counters.
+    "[[outputs.health]]",
+    `  service_address = ${quote(`http://${o.healthAddress}`)}`,
+    `  namepass = ${list([`${BRIDGE_METRICS_PREFIX}*`])}`,
     "",
   ].join("\n");
 }

@@ -32,6 +32,12 @@ export interface MosquittoConfOptions {
   tlsMinVersion: "1.2" | "1.3";
   /** QoS 1 messages kept for a subscriber that is offline or slow (the bridge), beyond which the broker drops them */
   maxQueuedMessages: number;
+  /**
+   * QoS 1 messages sent to one client and not yet acknowledged. The bridge acknowledges a message
+   * only once InfluxDB has it, and speaks MQTT 3.1.1 (no receive maximum), so Mosquitto's default
+   * of 20 would cap it at 20 messages per write: set to the bridge's max_undelivered_messages.
+   */
+  maxInflightMessages: number;
 }
 
 /**
@@ -58,6 +64,7 @@ export function renderMosquittoConf(o: MosquittoConfOptions): string {
     "autosave_interval 30",
     "persistent_client_expiration 7d",
     `max_queued_messages ${o.maxQueuedMessages}`,
+    `max_inflight_messages ${o.maxInflightMessages}`,
     "max_packet_size 65536",
     "",
     "log_dest stdout",
