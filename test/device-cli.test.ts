@@ -5,12 +5,13 @@
 // broker (TLS only, client certificate required, identity from the certificate, deny-by-default ACL).
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_MEASUREMENT, READING_FIELDS } from "../simulator/src/schema";
 import { which } from "../tools/common";
+import { daysLeft, shellWord } from "../tools/device";
 import { ROOT } from "./support/harness";
 
 const TOOLS = ["bash", "node", "dirname", "mkdir", "chmod", "head", "base64", "tr", "cat", "sort", "grep"];
@@ -19,6 +20,7 @@ const whereIs = (tool: string) => execFileSync("bash", ["-c", `command -v ${tool
 beforeAll(() => {
   execFileSync("npm", ["run", "--silent", "build:tools"], { cwd: ROOT, stdio: "pipe" });
 }, 120_000);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 // --- certificates, made the way components/pki.ts makes them (ECDSA P-256, PKCS#8 keys) ----------
 
@@ -311,6 +313,24 @@ describe("npm run device -- bundle", () => {
   });
 });
 
+describe("tools/device.ts helpers", () => {
+  test("days left: whole days rounded down, 0 on the last day, negative once expired", () => {
+    const now = new Date("2026-12-06T12:00:00Z");
+    expect(daysLeft("2026-12-08T11:59:59Z", now)).toBe(1);
+    expect(daysLeft("2026-12-08T12:00:00Z", now)).toBe(2);
+    expect(daysLeft("2026-12-06T12:00:01.5Z", now)).toBe(0);
+    expect(daysLeft("2026-12-06T11:59:59Z", now)).toBe(-1);
+  });
+
+  test("shell words: safe values as they are, anything else single-quoted so that the shell takes it literally", () => {
+    expect(shellWord("devices/site-a/dev-a/readings")).toBe("devices/site-a/dev-a/readings");
+    expect(shellWord("::1")).toBe("::1");
+    for (const value of ["my host", "it's", "$(id)", "a;b", ""]) {
+      expect(execFileSync("bash", ["-c", `printf %s ${shellWord(value)}`], { encoding: "utf8" })).toBe(value);
+    }
+  });
+});
+
 describe("npm run device -- list", () => {
   test("one line per device, sorted: id, site, topic, certificate notAfter, days left; reads no secret", () => {
     const now = Date.now();
@@ -454,7 +474,8 @@ realBroker("the bundle's mosquitto_pub command, against Debian's mosquitto", () 
     expect({ status: copied.status, stderr: copied.stderr }).toEqual({ status: 0, stderr: "" });
     const script = spawnSync(join(out, "publish.sh"), [], { cwd: tmpdir(), env, encoding: "utf8", timeout: 30_000 });
     expect({ status: script.status, stderr: script.stderr }).toEqual({ status: 0, stderr: "" });
-    const after = BigInt(Date.now()) * 1_000_000n;
+    // + 1 ms: date ran before this, possibly within the same millisecond
+    const after = BigInt(Date.now() + 1) * 1_000_000n;
 
     await received.until(/(^devices\/\S+ .*\n){2}/m, "two readings at the subscriber", 20_000);
     const lines = received.text().trim().split("\n");

@@ -409,7 +409,7 @@ export async function main(argv: string[], exec: Exec = realExec, now = new Date
       [
         `wrote the bundle of device ${args.id} (stack ${args.stack}) to ${out}: ${files.map((f) => f.name).join(", ")}`,
         `  broker ${outputs.mqtt!.host}:${outputs.mqtt!.port}, topic ${device.topic}, certificate valid until ${device.notAfter}`,
-        `  ${args.id}.key is the device's private key (mode 0600): copy it to the device only. Try it: bash ${join(out, "publish.sh")}`,
+        `  ${args.id}.key is the device's private key (mode 0600): copy it to the device only. Try it: bash ${shellWord(join(out, "publish.sh"))}`,
         "",
       ].join("\n"),
     );
