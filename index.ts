@@ -3,10 +3,16 @@
 import { isIP } from "node:net";
 import { join } from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { BRIDGE_IDENTITY, HEALTH_IDENTITY, deviceTopic } from "./components/broker-config";
 import { Credentials } from "./components/credentials";
+import { DeviceBridge } from "./components/device-bridge";
+import { DeviceRevocationList } from "./components/device-crl";
 import { Grafana } from "./components/grafana";
 import { InfluxDb } from "./components/influxdb";
+import { MqttBroker } from "./components/mqtt-broker";
+import { MqttSimulator } from "./components/mqtt-simulator";
 import { Network } from "./components/network";
+import { TELEGRAF_IMAGE as BRIDGE_IMAGE } from "./components/images";
 import { Pki } from "./components/pki";
 import { Simulator } from "./components/simulator";
 import { dashboardOptions, provisionedFiles } from "./dashboards";
@@ -17,11 +23,19 @@ for (const warning of settings.warnings) pulumi.log.warn(warning);
 
 const INFLUX_ALIAS = "influxdb";
 const GRAFANA_ALIAS = "grafana";
+const BROKER_ALIAS = "broker";
+/** QoS 1 messages the broker keeps for the bridge while it is away: the no-loss bound of the MQTT path. */
+const BROKER_QUEUE_MESSAGES = 100_000;
+/** Messages the bridge has taken and not yet written; the broker lets it have that many in flight. */
+const BRIDGE_UNDELIVERED_MESSAGES = 1000;
 
 const network = new Network("network", { namePrefix: settings.namePrefix });
 
 const externalIps = settings.tls.grafanaExternalNames.filter((n) => isIP(n) !== 0);
 const externalDns = settings.tls.grafanaExternalNames.filter((n) => isIP(n) === 0);
+const mqttDevices = [...settings.mqtt.devices, ...settings.mqtt.simulatedDevices];
+const mqttExternalIps = settings.mqtt.externalNames.filter((n) => isIP(n) !== 0);
+const mqttExternalDns = settings.mqtt.externalNames.filter((n) => isIP(n) === 0);
 const pki = settings.tls.enabled
   ? new Pki("pki", {
       organization: `secure-iot ${settings.stack}`,
@@ -34,10 +48,17 @@ const pki = settings.tls.enabled
           dnsNames: [...new Set([...externalDns, GRAFANA_ALIAS, "localhost"])],
           ipAddresses: [...new Set([...externalIps, "127.0.0.1"])],
         },
+        ...(settings.mqtt.enabled && {
+          broker: {
+            dnsNames: [...new Set([...mqttExternalDns, BROKER_ALIAS, "localhost"])],
+            ipAddresses: [...new Set([...mqttExternalIps, "127.0.0.1"])],
+          },
+        }),
       },
+      clients: settings.mqtt.enabled ? [...mqttDevices.map((d) => d.id), BRIDGE_IDENTITY, HEALTH_IDENTITY] : [],
     })
   : undefined;
-const serverTls = (server: "influxdb" | "grafana") =>
+const serverTls = (server: "influxdb" | "grafana" | "broker") =>
   pki && { ...pki.servers[server], caCertPem: pki.caCertPem, minVersion: settings.tls.minVersion };
 
 const credentials = new Credentials("credentials", {
@@ -116,6 +137,82 @@ const simulator = new Simulator("simulator", {
   policy: settings.containers,
 });
 
+// Devices over MQTT: only when some are declared (settings.ts refuses them without TLS).
+const deviceIngest =
+  settings.mqtt.enabled && pki
+    ? (() => {
+        const crl = new DeviceRevocationList("device-crl", {
+          caCertPem: pki.caCertPem,
+          caKeyPkcs8Pem: pki.caPrivateKeyPkcs8Pem,
+          certificates: Object.fromEntries(mqttDevices.map((d) => [d.id, pki.clients[d.id].certPem])),
+        });
+        const broker = new MqttBroker("broker", {
+          namePrefix: settings.namePrefix,
+          backendNetworkName: network.backendName,
+          frontendNetworkName: network.frontendName,
+          alias: BROKER_ALIAS,
+          bindAddress: settings.mqtt.bindAddress,
+          hostPort: settings.mqtt.port,
+          tls: serverTls("broker")!,
+          crlPem: crl.crlPem,
+          devices: mqttDevices,
+          healthIdentity: pki.clients[HEALTH_IDENTITY],
+          maxQueuedMessages: BROKER_QUEUE_MESSAGES,
+          maxInflightMessages: BRIDGE_UNDELIVERED_MESSAGES,
+          platform: settings.platform,
+          limits: settings.mqtt.brokerLimits,
+          policy: settings.containers,
+          protectData: settings.protectData,
+        });
+        new DeviceBridge("bridge", {
+          namePrefix: settings.namePrefix,
+          backendNetworkName: network.backendName,
+          brokerUrl: broker.url,
+          caCertPem: pki.caCertPem,
+          identity: pki.clients[BRIDGE_IDENTITY],
+          influx: { url: influxdb.url, org: settings.influx.org, bucket: settings.influx.bucket, writeToken: influxdb.bridgeToken },
+          bufferLimit: 100 * BRIDGE_UNDELIVERED_MESSAGES,
+          maxUndelivered: BRIDGE_UNDELIVERED_MESSAGES,
+          platform: settings.platform,
+          startAfter: [influxdb.container, broker.container],
+          limits: settings.mqtt.bridgeLimits,
+          policy: settings.containers,
+        });
+        if (settings.mqtt.simulatedDevices.length > 0) {
+          new MqttSimulator("mqtt-simulator", {
+            namePrefix: settings.namePrefix,
+            imageId: simulator.image.repoDigest,
+            backendNetworkName: network.backendName,
+            brokerUrl: broker.url.replace(/^ssl:/, "mqtts:"),
+            caCertPem: pki.caCertPem,
+            identities: Object.fromEntries(settings.mqtt.simulatedDevices.map((d) => [d.id, pki.clients[d.id]])),
+            site: settings.simulator.site,
+            intervalMs: settings.simulator.intervalMs,
+            seed: settings.simulator.seed,
+            logLevel: settings.simulator.logLevel,
+            startAfter: broker.container,
+            limits: settings.simulator.limits,
+            policy: settings.containers,
+          });
+        }
+        const host = settings.mqtt.externalNames[0];
+        return {
+          broker,
+          outputs: {
+            host,
+            port: settings.mqtt.port,
+            devices: Object.fromEntries(
+              settings.mqtt.devices.map((d) => [
+                d.id,
+                { site: d.site, topic: deviceTopic(d), certPem: pki.clients[d.id].certPem, notAfter: pki.clients[d.id].notAfter },
+              ]),
+            ),
+          },
+          keys: pulumi.secret(Object.fromEntries(settings.mqtt.devices.map((d) => [d.id, pki.clients[d.id].privateKeyPem]))),
+        };
+      })()
+    : undefined;
+
 export const grafanaUrl = grafana.url;
 export const grafanaAdminUser = settings.grafana.adminUser;
 export const grafanaAdminPassword = credentials.grafanaAdminPassword;
@@ -126,4 +223,8 @@ export const influxdbAdminPassword = credentials.influxAdminPassword;
 /** PEM of the stack CA: import it into a browser or pass it to a client to trust the stack. */
 export const caCertificatePem = pki?.caCertPem;
 export const simulatorImage = simulator.imageRef;
-export const images = { influxdb: influxdb.image, grafana: grafana.image };
+export const images = { influxdb: influxdb.image, grafana: grafana.image, ...(deviceIngest && { broker: deviceIngest.broker.image, bridge: BRIDGE_IMAGE }) };
+/** Where real devices connect and what each may publish (npm run device -- list | bundle). */
+export const mqtt = deviceIngest?.outputs;
+/** Each declared device's private key (PKCS#8 PEM), secret: npm run device -- bundle writes it for the device. */
+export const deviceKeys = deviceIngest?.keys;

@@ -67,6 +67,8 @@ export interface Settings {
     /** PEM of extra CAs npm trusts during the image build (buildCaCertsFile), if any */
     buildCaCerts?: string;
   };
+  /** real devices over MQTT and the simulator's MQTT devices; no broker or bridge when both lists are empty */
+  mqtt: MqttSettings;
   /** the Docker host's platform: what the simulator is built for and which images are pulled */
   platform: Platform;
   containers: ContainerPolicy;
@@ -76,6 +78,43 @@ export interface Settings {
   dockerHost?: string;
   /** notes for the operator, printed as Pulumi warnings */
   warnings: string[];
+}
+
+export interface DeviceEntry {
+  id: string;
+  site: string;
+}
+
+export interface MqttSettings {
+  /** the devices declared in `devices`, in the order given */
+  devices: DeviceEntry[];
+  /** the simulator's MQTT-mode devices, sim-mqtt-001 …, at simSite */
+  simulatedDevices: DeviceEntry[];
+  /** true when anything is declared: then the broker and the bridge are deployed */
+  enabled: boolean;
+  bindAddress: string;
+  port: number;
+  /** host names and addresses devices use to reach the broker; they go into its certificate */
+  externalNames: string[];
+  brokerLimits: Limits;
+  bridgeLimits: Limits;
+}
+
+/** A device id: safe in an MQTT topic level, a file name, a tag value and a certificate CN. */
+export const DEVICE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+/** Identities of the stack's own MQTT clients and services, which no device may take. */
+export const RESERVED_DEVICE_IDS = ["bridge", "broker", "broker-health", "influxdb", "grafana", "simulator"] as const;
+/** Prefix of the simulator's MQTT devices (simMqttDevices): sim-mqtt-001 … */
+export const SIMULATED_DEVICE_PREFIX = "sim-";
+/**
+ * At most this many MQTT identities (devices plus simMqttDevices). Each is a key, a CSR and a
+ * certificate in the Pulumi state and a line pair in the broker's ACL; the bridge and the broker
+ * were measured up to this count (docs/PERFORMANCE.md).
+ */
+export const MAX_MQTT_DEVICES = 1000;
+
+export function simulatedDeviceIds(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `${SIMULATED_DEVICE_PREFIX}mqtt-${String(i + 1).padStart(3, "0")}`);
 }
 
 export interface AlertSettings {
@@ -190,6 +229,59 @@ function hostList(key: string) {
     });
 }
 
+/**
+ * The `devices` list: each entry a device id, or { id, site } (site defaults to simSite, filled in
+ * by loadSettings). Every problem names the entry.
+ */
+function deviceList(key: string) {
+  return z
+    .string({ message: `${key} is missing (Pulumi.yaml declares its default)` })
+    .transform((v, ctx) => {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(v);
+      } catch {
+        parsed = undefined;
+      }
+      if (!Array.isArray(parsed)) {
+        ctx.addIssue({ code: "custom", message: `${key} must be a list of device ids or { id, site } entries, e.g. ["greenhouse-01", { "id": "pump-7", "site": "plant-2" }]` });
+        return z.NEVER;
+      }
+      const entries: { id: string; site?: string }[] = [];
+      const seen = new Set<string>();
+      parsed.forEach((entry: unknown, index) => {
+        const where = `${key}[${index}]`;
+        const raw = typeof entry === "string" ? { id: entry } : entry;
+        if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+          ctx.addIssue({ code: "custom", message: `${where} must be a device id or an { id, site } entry` });
+          return;
+        }
+        const { id, site, ...rest } = raw as Record<string, unknown>;
+        const extra = Object.keys(rest);
+        if (extra.length > 0) ctx.addIssue({ code: "custom", message: `${where} has unknown keys ${extra.join(", ")}: an entry has only id and site` });
+        if (typeof id !== "string" || !DEVICE_ID.test(id)) {
+          ctx.addIssue({ code: "custom", message: `${where}: ${JSON.stringify(id)} is not a device id: 1-63 characters a-z 0-9 - starting with a letter or digit` });
+          return;
+        }
+        if ((RESERVED_DEVICE_IDS as readonly string[]).includes(id) || id.startsWith(SIMULATED_DEVICE_PREFIX)) {
+          ctx.addIssue({
+            code: "custom",
+            message: `${where}: "${id}" is reserved: ${RESERVED_DEVICE_IDS.join(", ")} are the stack's own identities and ids starting with "${SIMULATED_DEVICE_PREFIX}" are the simulator's`,
+          });
+          return;
+        }
+        if (seen.has(id)) ctx.addIssue({ code: "custom", message: `${where}: "${id}" is declared twice` });
+        seen.add(id);
+        if (site !== undefined && (typeof site !== "string" || !/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(site))) {
+          ctx.addIssue({ code: "custom", message: `${where}: site ${JSON.stringify(site)} must be 1-64 characters A-Z a-z 0-9 _ - starting with a letter or digit` });
+          return;
+        }
+        entries.push({ id, site: site as string | undefined });
+      });
+      return entries;
+    });
+}
+
 function sizeWithUnit(key: string) {
   return z
     .string({ message: `${key} is missing (Pulumi.yaml declares its default)` })
@@ -273,6 +365,17 @@ export const schema = z.object({
   simLogLevel: oneOf("simLogLevel", LOG_LEVELS),
   simMemoryMb: int("simMemoryMb", 64, 65_536),
   simCpuMillis: cpuMillis("simCpuMillis", 100, 64_000),
+  devices: deviceList("devices"),
+  simMqttDevices: int("simMqttDevices", 0, 100),
+  mqttBindAddress: z
+    .string({ message: "mqttBindAddress is missing (Pulumi.yaml declares its default)" })
+    .refine((v) => isIPv4(v), { message: "mqttBindAddress must be an IPv4 address such as 127.0.0.1" }),
+  mqttPort: int("mqttPort", 1024, 65_535),
+  mqttExternalNames: hostList("mqttExternalNames"),
+  brokerMemoryMb: int("brokerMemoryMb", 32, 65_536),
+  brokerCpuMillis: cpuMillis("brokerCpuMillis", 100, 64_000),
+  bridgeMemoryMb: int("bridgeMemoryMb", 64, 65_536),
+  bridgeCpuMillis: cpuMillis("bridgeCpuMillis", 100, 64_000),
   restartPolicy: oneOf("restartPolicy", ["on-failure", "unless-stopped"] as const),
   restartMaxRetries: int("restartMaxRetries", 1, 100),
   logMaxSize: sizeWithUnit("logMaxSize"),
@@ -354,7 +457,11 @@ export function loadSettings(
       warnings.push(`Grafana is published on ${c.grafanaBindAddress}:${c.grafanaPort}, reachable from outside this host; make sure a firewall limits who can reach it.`);
     }
     if (c.influxPublishPort) warnings.push(`InfluxDB's API is published on 127.0.0.1:${c.influxHostPort} (influxPublishPort=true).`);
-    problems.push(...alertProblems(c));
+    problems.push(...alertProblems(c), ...mqttProblems(c));
+    const mqttEnabled = c.devices.length + c.simMqttDevices > 0;
+    if (mqttEnabled && !c.mqttBindAddress.startsWith("127.")) {
+      warnings.push(`The MQTT broker is published on ${c.mqttBindAddress}:${c.mqttPort}, reachable from that network: only devices with a certificate of this stack can connect, but make sure a firewall limits who can reach it.`);
+    }
     if (c.alertWebhookUrl.startsWith("http:")) {
       if (!c.allowPlaintext) problems.push("alertWebhookUrl must be an https:// URL (http:// needs the explicit opt-out allowPlaintext=true)");
       else warnings.push("alertWebhookUrl is plain http://: alert notifications, and any token in the URL, travel unencrypted.");
@@ -402,6 +509,7 @@ export function loadSettings(
       limits: { memoryMb: c.simMemoryMb, cpuMillis: c.simCpuMillis },
       buildCaCerts,
     },
+    mqtt: mqttSettings(c),
     platform: c.dockerPlatform,
     containers: {
       restartPolicy: c.restartPolicy,
@@ -437,6 +545,38 @@ function alertProblems(c: z.infer<typeof schema>): string[] {
     );
   }
   return problems;
+}
+
+/** Rules between the MQTT settings. */
+function mqttProblems(c: z.infer<typeof schema>): string[] {
+  const problems: string[] = [];
+  const total = c.devices.length + c.simMqttDevices;
+  if (total > MAX_MQTT_DEVICES) {
+    problems.push(`devices (${c.devices.length}) and simMqttDevices (${c.simMqttDevices}) declare ${total} MQTT devices; at most ${MAX_MQTT_DEVICES}`);
+  }
+  if (total > 0 && !c.tlsEnabled) problems.push("devices and simMqttDevices need tlsEnabled=true: devices are identified by certificates of the stack CA");
+  if (total > 0 && c.mqttPort === c.grafanaPort && (c.mqttBindAddress === c.grafanaBindAddress || c.mqttBindAddress === "0.0.0.0" || c.grafanaBindAddress === "0.0.0.0")) {
+    problems.push("mqttPort and grafanaPort must differ when both are published on the same address");
+  }
+  if (total > 0 && c.influxPublishPort && c.mqttPort === c.influxHostPort && (c.mqttBindAddress.startsWith("127.") || c.mqttBindAddress === "0.0.0.0")) {
+    problems.push("mqttPort and influxHostPort must differ when influxPublishPort is true");
+  }
+  return problems;
+}
+
+function mqttSettings(c: z.infer<typeof schema>): MqttSettings {
+  const devices = c.devices.map((d) => ({ id: d.id, site: d.site ?? c.simSite }));
+  const simulatedDevices = simulatedDeviceIds(c.simMqttDevices).map((id) => ({ id, site: c.simSite }));
+  return {
+    devices,
+    simulatedDevices,
+    enabled: devices.length + simulatedDevices.length > 0,
+    bindAddress: c.mqttBindAddress,
+    port: c.mqttPort,
+    externalNames: [...new Set(c.mqttExternalNames)],
+    brokerLimits: { memoryMb: c.brokerMemoryMb, cpuMillis: c.brokerCpuMillis },
+    bridgeLimits: { memoryMb: c.bridgeMemoryMb, cpuMillis: c.bridgeCpuMillis },
+  };
 }
 
 /** A config key as the engine names it ("namespace:name"); a bare name is the project's, as Pulumi has it (stack-config.ts). */

@@ -72,7 +72,7 @@ const HANDOFF_DIR = "/etc/iot/handoff";
 const CONFIG_DIR = "/etc/influxdb2";
 const SCOPED_TOKENS_SCRIPT = readFileSync(join(__dirname, "assets", "influxdb-scoped-tokens.sh"), "utf8");
 /** The consumers that get a scoped token; the script in assets/ writes one per name. */
-const TOKEN_CONSUMERS = ["simulator", "grafana"] as const;
+const TOKEN_CONSUMERS = ["simulator", "grafana", "bridge"] as const;
 
 /**
  * InfluxDB 2 from the official image, first-run setup through the image's DOCKER_INFLUXDB_INIT_*
@@ -86,6 +86,8 @@ export class InfluxDb extends pulumi.ComponentResource {
   readonly url: string;
   readonly simulatorToken: TokenHandoff;
   readonly grafanaToken: TokenHandoff;
+  /** the MQTT bridge's write-only token (made at first setup whether or not devices are declared) */
+  readonly bridgeToken: TokenHandoff;
   readonly image: string = INFLUXDB_IMAGE;
 
   constructor(name: string, args: InfluxDbArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -248,6 +250,7 @@ export class InfluxDb extends pulumi.ComponentResource {
     this.url = `${scheme}://${args.alias}:${PORT}`;
     this.simulatorToken = { volumeName: handoffs.simulator.volumeName };
     this.grafanaToken = { volumeName: handoffs.grafana.volumeName };
+    this.bridgeToken = { volumeName: handoffs.bridge.volumeName };
     this.registerOutputs({ url: this.url, containerId: this.container.id });
   }
 }

@@ -15,6 +15,16 @@ export interface PkiArgs {
   earlyRenewalHours: pulumi.Input<number>;
   /** one server certificate per entry */
   servers: Record<string, ServerIdentity>;
+  /** one client certificate per identity (device ids, the bridge, the broker's health check): CN = the identity */
+  clients?: readonly string[];
+}
+
+export interface ClientCertificate {
+  certPem: pulumi.Output<string>;
+  /** PKCS#8 PEM, secret in state and outputs */
+  privateKeyPem: pulumi.Output<string>;
+  /** RFC 3339 */
+  notAfter: pulumi.Output<string>;
 }
 
 export interface ServerCertificate {
@@ -24,12 +34,16 @@ export interface ServerCertificate {
 }
 
 /**
- * A private CA for this stack (ECDSA P-256) and a server certificate per service signed by it.
+ * A private CA for this stack (ECDSA P-256), a server certificate per service and a client
+ * certificate per MQTT identity, signed by it.
  * Private keys exist only as Pulumi secrets; the CA certificate is public and given to every client.
  */
 export class Pki extends pulumi.ComponentResource {
   readonly caCertPem: pulumi.Output<string>;
   readonly servers: Record<string, ServerCertificate> = {};
+  readonly clients: Record<string, ClientCertificate> = {};
+  /** secret: signs the device CRL (components/device-crl.ts) */
+  readonly caPrivateKeyPkcs8Pem: pulumi.Output<string>;
 
   constructor(name: string, args: PkiArgs, opts?: pulumi.ComponentResourceOptions) {
     super("iot:index:Pki", name, {}, opts);
@@ -40,7 +54,7 @@ export class Pki extends pulumi.ComponentResource {
       {
         privateKeyPem: caKey.privateKeyPem,
         isCaCertificate: true,
-        // the CA signs only the stack's own server certificates
+        // the CA signs only the stack's own leaf certificates (servers and MQTT clients), never another CA
         maxPathLength: 0,
         setSubjectKeyId: true,
         subject: { commonName: pulumi.interpolate`${args.organization} IoT stack CA`, organization: args.organization },
@@ -51,6 +65,7 @@ export class Pki extends pulumi.ComponentResource {
       { parent: this },
     );
     this.caCertPem = ca.certPem;
+    this.caPrivateKeyPkcs8Pem = pulumi.secret(caKey.privateKeyPemPkcs8);
 
     for (const [server, identity] of Object.entries(args.servers)) {
       const key = new tls.PrivateKey(`${name}-${server}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
@@ -78,6 +93,30 @@ export class Pki extends pulumi.ComponentResource {
         { parent: this },
       );
       this.servers[server] = { certPem: cert.certPem, privateKeyPem: pulumi.secret(key.privateKeyPem) };
+    }
+    // Client certificates: each its own key, renewed on its own schedule, so that renewing or
+    // revoking one device's certificate touches no other device.
+    for (const identity of args.clients ?? []) {
+      const key = new tls.PrivateKey(`${name}-client-${identity}-key`, { algorithm: "ECDSA", ecdsaCurve: "P256" }, { parent: this });
+      const request = new tls.CertRequest(
+        `${name}-client-${identity}-csr`,
+        { privateKeyPem: key.privateKeyPem, subject: { commonName: identity, organization: args.organization } },
+        { parent: this },
+      );
+      const cert = new tls.LocallySignedCert(
+        `${name}-client-${identity}-cert`,
+        {
+          certRequestPem: request.certRequestPem,
+          caPrivateKeyPem: caKey.privateKeyPem,
+          caCertPem: ca.certPem,
+          validityPeriodHours: args.validityHours,
+          earlyRenewalHours: args.earlyRenewalHours,
+          setSubjectKeyId: true,
+          allowedUses: ["digital_signature", "client_auth"],
+        },
+        { parent: this },
+      );
+      this.clients[identity] = { certPem: cert.certPem, privateKeyPem: pulumi.secret(key.privateKeyPemPkcs8), notAfter: cert.validityEndTime };
     }
     this.registerOutputs({ caCertPem: this.caCertPem });
   }

@@ -14,7 +14,7 @@ export interface DashboardOptions {
   bucket: string;
   /** measurement of the readings */
   measurement: string;
-  /** devices configured (simDevices): what "all reporting" means */
+  /** devices configured (simDevices, simMqttDevices and the declared MQTT devices): what "all reporting" means */
   devices: number;
   /** each device's reporting interval (simIntervalMs) */
   intervalMs: number;
@@ -32,7 +32,7 @@ export function dashboardOptions(settings: Settings): DashboardOptions {
     bucket: settings.influx.bucket,
     // The stack runs the simulator with its default measurement (components/simulator.ts sets no SIM_MEASUREMENT).
     measurement: DEFAULT_MEASUREMENT,
-    devices: settings.simulator.devices,
+    devices: settings.simulator.devices + settings.mqtt.simulatedDevices.length + settings.mqtt.devices.length,
     intervalMs: settings.simulator.intervalMs,
     silentIntervals: settings.alerts.silentIntervals,
     outOfRangeMinutes: settings.alerts.outOfRangeMinutes,

@@ -41,6 +41,10 @@ hand_off() {
 
 simulator_token=$(create_token "simulator: write-only ${DOCKER_INFLUXDB_INIT_BUCKET}" --write-bucket)
 grafana_token=$(create_token "grafana: read-only ${DOCKER_INFLUXDB_INIT_BUCKET}" --read-bucket)
+# The MQTT bridge's token is made at every first setup, devices declared or not, because this
+# script runs only then: a stack that declares its first device later finds it ready.
+bridge_token=$(create_token "bridge: write-only ${DOCKER_INFLUXDB_INIT_BUCKET}" --write-bucket)
 hand_off simulator "$simulator_token"
 hand_off grafana "$grafana_token"
-echo "scoped-tokens: created a write-only token (simulator) and a read-only token (grafana) for bucket ${DOCKER_INFLUXDB_INIT_BUCKET}"
+hand_off bridge "$bridge_token"
+echo "scoped-tokens: created write-only tokens (simulator, bridge) and a read-only token (grafana) for bucket ${DOCKER_INFLUXDB_INIT_BUCKET}"
