@@ -7,8 +7,8 @@
 // expired is to revoke it. Why a resource of its own: when a device is removed from the `devices`
 // setting, Pulumi deletes its certificate resources, and the program no longer knows that
 // certificate's serial; this resource remembers every serial it has seen issued (its state), so the
-// next `up` adds the removed device's serial to the list. A certificate that is renewed early is
-// revoked the same way: the old one would otherwise stay valid until it expires.
+// next `up` adds the removed device's certificates to the list. A certificate renewed early is not
+// revoked: the device keeps using it until its new one is installed (docs/DEVICES.md, "Rotate").
 //
 // The CRL's nextUpdate is the CA certificate's own expiry: OpenSSL refuses every certificate once a
 // CRL's nextUpdate has passed (X509_V_ERR_CRL_HAS_EXPIRED), and nothing here re-signs the list on a
@@ -73,27 +73,43 @@ export function certificateFacts(certPem: string): { serialNumber: string; expir
   return { serialNumber: cert.serialNumber.toUpperCase(), expiresAt: new Date(cert.validTo).toISOString() };
 }
 
+export interface IssuedCertificate {
+  serialNumber: string;
+  expiresAt: string;
+}
+
 export interface RevocationState {
-  /** device id → serial and expiry of the certificate issued now */
-  issued: Record<string, { serialNumber: string; expiresAt: string }>;
+  /** device id → every certificate issued to it that has not expired (the current one and those it replaced) */
+  issued: Record<string, IssuedCertificate[]>;
   revoked: RevokedCertificate[];
 }
 
 /**
- * The revoked list after an update: what was revoked before and has not expired, plus every
- * certificate issued before that is no longer the one issued for its device (removed or renewed).
+ * The state after an update. A device that is still declared keeps every certificate it was
+ * issued until each expires: a renewal (certEarlyRenewalHours) must leave the device's installed
+ * certificate working until the new one is on the device. A device no longer declared has all of
+ * its certificates revoked, the current one and any earlier one that has not expired yet.
+ * Entries leave the list when their certificate expires: it is refused then anyway.
  */
-export function nextRevocations(before: RevocationState, issuedNow: RevocationState["issued"], now: Date): RevokedCertificate[] {
-  const current = new Set(Object.values(issuedNow).map((c) => c.serialNumber));
+export function nextRevocationState(before: RevocationState, current: Record<string, IssuedCertificate>, now: Date): RevocationState {
+  const alive = (c: { expiresAt: string }) => new Date(c.expiresAt) > now;
+  const issued: RevocationState["issued"] = {};
+  for (const [deviceId, cert] of Object.entries(current)) {
+    const known = (before.issued[deviceId] ?? []).filter((c) => c.serialNumber !== cert.serialNumber);
+    issued[deviceId] = [...known, cert].filter(alive);
+  }
   const revoked = new Map(before.revoked.map((entry) => [entry.serialNumber, entry]));
-  for (const [deviceId, cert] of Object.entries(before.issued)) {
-    if (!current.has(cert.serialNumber) && !revoked.has(cert.serialNumber)) {
-      revoked.set(cert.serialNumber, { deviceId, serialNumber: cert.serialNumber, revokedAt: now.toISOString(), expiresAt: cert.expiresAt });
+  for (const [deviceId, certs] of Object.entries(before.issued)) {
+    if (deviceId in current) continue;
+    for (const cert of certs) {
+      if (!revoked.has(cert.serialNumber)) revoked.set(cert.serialNumber, { deviceId, ...cert, revokedAt: now.toISOString() });
     }
   }
-  return [...revoked.values()]
-    .filter((entry) => !current.has(entry.serialNumber) && new Date(entry.expiresAt) > now)
-    .sort((a, b) => a.serialNumber.localeCompare(b.serialNumber));
+  const stillIssued = new Set(Object.values(issued).flatMap((certs) => certs.map((c) => c.serialNumber)));
+  return {
+    issued,
+    revoked: [...revoked.values()].filter((entry) => alive(entry) && !stillIssued.has(entry.serialNumber)).sort((a, b) => a.serialNumber.localeCompare(b.serialNumber)),
+  };
 }
 
 interface ProviderInputs {
@@ -107,12 +123,17 @@ interface ProviderOutputs extends ProviderInputs, RevocationState {
   crlPem: string;
 }
 
-async function outputsFor(inputs: ProviderInputs, before: RevocationState): Promise<ProviderOutputs> {
+async function outputsFor(inputs: ProviderInputs, before: RevocationState & { crlPem?: string; caCertPem?: string }): Promise<ProviderOutputs> {
   const now = new Date();
-  const issued = Object.fromEntries(Object.entries(inputs.certificates).map(([id, pem]) => [id, certificateFacts(pem)]));
-  const revoked = nextRevocations(before, issued, now);
-  const crlPem = await generateCrl({ caCertPem: inputs.caCertPem, caKeyPkcs8Pem: inputs.caKeyPkcs8Pem, revoked, thisUpdate: now });
-  return { ...inputs, issued, revoked, crlPem };
+  const current = Object.fromEntries(Object.entries(inputs.certificates).map(([id, pem]) => [id, certificateFacts(pem)]));
+  const next = nextRevocationState(before, current, now);
+  // Re-signed only when the list or the CA changed: the CRL is a file of the broker's, and a new
+  // one replaces the broker (every device reconnects), which a renewal or an added device does not need.
+  const unchanged = before.crlPem !== undefined && before.caCertPem === inputs.caCertPem && JSON.stringify(before.revoked) === JSON.stringify(next.revoked);
+  const crlPem = unchanged
+    ? before.crlPem!
+    : await generateCrl({ caCertPem: inputs.caCertPem, caKeyPkcs8Pem: inputs.caKeyPkcs8Pem, revoked: next.revoked, thisUpdate: now });
+  return { ...inputs, ...next, crlPem };
 }
 
 /**
@@ -131,7 +152,7 @@ export const revocationListProvider: pulumi.dynamic.ResourceProvider = {
     return { changes: changed, replaces: [], deleteBeforeReplace: false };
   },
   async update(_id: string, olds: ProviderOutputs, news: ProviderInputs) {
-    return { outs: await outputsFor(news, { issued: olds.issued ?? {}, revoked: olds.revoked ?? [] }) };
+    return { outs: await outputsFor(news, { issued: olds.issued ?? {}, revoked: olds.revoked ?? [], crlPem: olds.crlPem, caCertPem: olds.caCertPem }) };
   },
 };
 

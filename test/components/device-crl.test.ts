@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { certificateFacts, generateCrl, nextRevocations, revocationListProvider, type RevocationState } from "../../components/device-crl";
+import { certificateFacts, generateCrl, nextRevocationState, revocationListProvider, type RevocationState } from "../../components/device-crl";
 
 let dir: string;
 const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] }).toString();
@@ -71,24 +71,33 @@ test("an empty CRL (no device revoked yet) lets every certificate of the CA thro
 describe("which certificates are revoked after an update", () => {
   const now = new Date("2026-12-06T12:00:00Z");
   const cert = (serialNumber: string, expiresAt = "2027-12-01T00:00:00.000Z") => ({ serialNumber, expiresAt });
-  const before: RevocationState = { issued: { a: cert("0A"), b: cert("0B") }, revoked: [] };
+  const before: RevocationState = { issued: { a: [cert("0A")], b: [cert("0B")] }, revoked: [] };
+  const current = { a: cert("0A"), b: cert("0B") };
 
-  test("nothing changed: nothing revoked", () => {
-    expect(nextRevocations(before, before.issued, now)).toEqual([]);
+  test("nothing changed: nothing revoked, nothing forgotten", () => {
+    expect(nextRevocationState(before, current, now)).toEqual(before);
   });
   test("a device removed from the setting: its certificate", () => {
-    expect(nextRevocations(before, { a: cert("0A") }, now)).toEqual([
+    expect(nextRevocationState(before, { a: cert("0A") }, now).revoked).toEqual([
       { deviceId: "b", serialNumber: "0B", revokedAt: now.toISOString(), expiresAt: "2027-12-01T00:00:00.000Z" },
     ]);
   });
-  test("a certificate renewed early: the old one, not the device's new one", () => {
-    const revoked = nextRevocations(before, { a: cert("0A"), b: cert("1B") }, now);
-    expect(revoked.map((r) => r.serialNumber)).toEqual(["0B"]);
+  test("a certificate renewed early: nothing revoked, so the device's installed certificate works until it is replaced", () => {
+    const next = nextRevocationState(before, { a: cert("0A"), b: cert("1B") }, now);
+    expect(next.revoked).toEqual([]);
+    expect(next.issued.b.map((c) => c.serialNumber)).toEqual(["0B", "1B"]);
   });
-  test("earlier revocations stay until the certificate expires, then go", () => {
+  test("a renewed device removed later: the old certificate is revoked with the new one", () => {
+    const renewed = nextRevocationState(before, { a: cert("0A"), b: cert("1B") }, now);
+    expect(nextRevocationState(renewed, { a: cert("0A") }, now).revoked.map((r) => r.serialNumber)).toEqual(["0B", "1B"]);
+  });
+  test("earlier revocations stay until the certificate expires, then go; so do expired issued certificates", () => {
     const earlier = { deviceId: "c", serialNumber: "0C", revokedAt: "2026-01-01T00:00:00.000Z", expiresAt: "2026-12-07T00:00:00.000Z" };
     const expired = { ...earlier, serialNumber: "0D", expiresAt: "2026-12-05T00:00:00.000Z" };
-    expect(nextRevocations({ ...before, revoked: [earlier, expired] }, before.issued, now)).toEqual([earlier]);
+    const withOld = { ...before, issued: { ...before.issued, a: [cert("09", "2026-12-01T00:00:00.000Z"), cert("0A")] }, revoked: [earlier, expired] };
+    const next = nextRevocationState(withOld, current, now);
+    expect(next.revoked).toEqual([earlier]);
+    expect(next.issued.a).toEqual([cert("0A")]);
   });
 });
 
@@ -106,7 +115,9 @@ test("the provider remembers a removed device's certificate across updates and r
   writeFileSync(join(dir, "crl.pem"), updated.outs!.crlPem);
   expect(verify("dev-prov-b").ok).toBe(false);
   expect(verify("dev-prov-a").ok).toBe(true);
-  // a later update that does not bring b back keeps it revoked
+  // a later update that does not bring b back keeps it revoked; adding a device revokes nothing,
+  // so the CRL (a file of the broker's) stays byte for byte the same and the broker is not replaced
   const again = await revocationListProvider.update!("device-crl", updated.outs, { ...caInputs(), certificates: { a, c: issue("dev-prov-c") } });
   expect(again.outs!.revoked.map((r: { deviceId: string }) => r.deviceId)).toEqual(["b"]);
+  expect(again.outs!.crlPem).toBe(updated.outs!.crlPem);
 });
