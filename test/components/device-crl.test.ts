@@ -1,7 +1,7 @@
 // The device CRL: signed so that OpenSSL (what Mosquitto verifies with) accepts it and refuses
 // exactly the revoked certificates, and kept across updates by the dynamic provider.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { certificateFacts, generateCrl, nextRevocationState, revocationListProvider, type RevocationState } from "../../components/device-crl";
@@ -120,4 +120,25 @@ test("the provider remembers a removed device's certificate across updates and r
   const again = await revocationListProvider.update!("device-crl", updated.outs, { ...caInputs(), certificates: { a, c: issue("dev-prov-c") } });
   expect(again.outs!.revoked.map((r: { deviceId: string }) => r.deviceId)).toEqual(["b"]);
   expect(again.outs!.crlPem).toBe(updated.outs!.crlPem);
+});
+
+test("the provider survives Pulumi's closure serialization: the serialized code alone signs a CRL", async () => {
+  // What pulumi.dynamic.Resource stores in the state and the engine runs later (@pulumi/pulumi
+  // dynamic/index.js serializeProvider): the provider and everything it captures, as source text.
+  const { runtime } = require("@pulumi/pulumi") as typeof import("@pulumi/pulumi");
+  const serialized = await runtime.serializeFunction(() => revocationListProvider, { allowSecrets: false });
+  // In the project, as the engine runs it there: the provider's requires resolve from its node_modules.
+  const cache = join(__dirname, "..", "..", ".cache");
+  mkdirSync(cache, { recursive: true });
+  const where = mkdtempSync(join(cache, "serialized-provider-"));
+  const file = join(where, "provider.js");
+  writeFileSync(file, serialized.text);
+  try {
+    const factory = require(file)[serialized.exportName] as () => typeof revocationListProvider;
+    const created = await factory().create!({ ...caInputs(), certificates: { a: issue("dev-serialized-a") } });
+    writeFileSync(join(dir, "crl.pem"), created.outs.crlPem);
+  } finally {
+    rmSync(where, { recursive: true, force: true });
+  }
+  expect(verify("dev-serialized-a").ok).toBe(true);
 });
