@@ -14,7 +14,7 @@
 //   artifact.version (anchore/grype grype/presenter/models/document.go, match.go).
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { GRAFANA_IMAGE, INFLUXDB_IMAGE } from "../components/images";
+import { GRAFANA_IMAGE, INFLUXDB_IMAGE, MOSQUITTO_IMAGE, TELEGRAF_IMAGE } from "../components/images";
 import { exec as realExec, type CheckResult, counts, type Exec, formatReport, ROOT, stackFileConfig, which as realWhich } from "./common";
 import { PACKAGES, SBOM_DIR } from "./sbom";
 
@@ -167,6 +167,17 @@ export async function simulatorImageRef(stack: string, root: string): Promise<st
   return `iot-${stack}-simulator:${version}-${sourceHash(dir).slice(0, 12)}`;
 }
 
+/** Whether the stack deploys the broker and the bridge: some devices or simulated MQTT devices (settings.ts). */
+function declaresMqtt(config: Record<string, string>): boolean {
+  let devices: unknown;
+  try {
+    devices = JSON.parse(config["secure-iot:devices"] ?? "[]");
+  } catch {
+    devices = [];
+  }
+  return (Array.isArray(devices) && devices.length > 0) || Number(config["secure-iot:simMqttDevices"] ?? "0") > 0;
+}
+
 export async function collectTargets(options: ScanOptions, deps: ScanDeps): Promise<Target[]> {
   const config = stackFileConfig(options.stack, deps.root);
   const platform = config["secure-iot:dockerPlatform"] ?? "linux/amd64";
@@ -174,6 +185,12 @@ export async function collectTargets(options: ScanOptions, deps: ScanDeps): Prom
     { kind: "image", ref: INFLUXDB_IMAGE, label: "InfluxDB image (pinned)", platform },
     { kind: "image", ref: GRAFANA_IMAGE, label: "Grafana image (pinned)", platform },
   ];
+  if (declaresMqtt(config)) {
+    targets.push(
+      { kind: "image", ref: MOSQUITTO_IMAGE, label: "MQTT broker image (pinned)", platform },
+      { kind: "image", ref: TELEGRAF_IMAGE, label: "MQTT bridge image (pinned)", platform },
+    );
+  }
   const simulator = options.simulatorImage ?? (await simulatorImageRef(options.stack, deps.root));
   const simulatorTarget: Target = { kind: "image", ref: simulator, label: `simulator image (stack ${options.stack})` };
   const inspect = await deps.exec("docker", ["image", "inspect", "--format", "{{.Id}}", simulator], { timeoutMs: 60_000 });

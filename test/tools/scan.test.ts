@@ -4,7 +4,7 @@
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { GRAFANA_IMAGE, INFLUXDB_IMAGE } from "../../components/images";
+import { GRAFANA_IMAGE, INFLUXDB_IMAGE, MOSQUITTO_IMAGE, TELEGRAF_IMAGE } from "../../components/images";
 import type { Exec, ExecResult } from "../../tools/common";
 import {
   exitCode,
@@ -161,7 +161,7 @@ describe("a whole run, with stand-in commands", () => {
     expect(run.report).toMatch(/^scan: NOT RUN\. grype \(asked for with --scanner\) is not on PATH/);
   });
 
-  test("trivy scans the two pinned images (stack platform), the simulator image and both SBOMs; a HIGH finding fails", async () => {
+  test("trivy scans the pinned images the stack deploys (dev: with the broker and bridge; stack platform), the simulator image and both SBOMs; a HIGH finding fails", async () => {
     const root = project();
     const { exec, calls } = fakeExec((command, args) => {
       if (command === "docker") return { stdout: "sha256:abc\n" };
@@ -178,6 +178,8 @@ describe("a whole run, with stand-in commands", () => {
       `docker image inspect --format {{.Id}} ${simulator}`,
       `trivy image --format json --quiet --scanners vuln --platform linux/amd64 ${INFLUXDB_IMAGE}`,
       `trivy image --format json --quiet --scanners vuln --platform linux/amd64 ${GRAFANA_IMAGE}`,
+      `trivy image --format json --quiet --scanners vuln --platform linux/amd64 ${MOSQUITTO_IMAGE}`,
+      `trivy image --format json --quiet --scanners vuln --platform linux/amd64 ${TELEGRAF_IMAGE}`,
       `trivy image --format json --quiet --scanners vuln ${simulator}`,
       `trivy sbom --format json --quiet ${join(root, "sbom", "secure-iot-stack.cdx.json")}`,
       `trivy sbom --format json --quiet ${join(root, "sbom", "iot-sensor-simulator.cdx.json")}`,
@@ -186,7 +188,16 @@ describe("a whole run, with stand-in commands", () => {
     const lines = run.report.split("\n");
     expect(lines[0]).toBe("scan with trivy (Version: 0.0.0-standin): HIGH and CRITICAL findings fail, a target not scanned fails");
     expect(lines.filter((l) => l.startsWith("  FAIL"))).toEqual([`  FAIL  Grafana image (pinned) (${GRAFANA_IMAGE}): 2 HIGH or CRITICAL (1 CRITICAL, 1 HIGH, 1 MEDIUM, 1 LOW, 1 UNKNOWN)`]);
-    expect(lines.at(-1)).toBe("4 passed, 1 failed, 0 skipped");
+    expect(lines.at(-1)).toBe("6 passed, 1 failed, 0 skipped");
+  });
+
+  test("a stack without MQTT devices (simMqttDevices 0, no devices) does not scan the broker and bridge images", async () => {
+    const root = project();
+    writeFileSync(join(root, "Pulumi.dev.yaml"), readFileSync(join(ROOT, "Pulumi.dev.yaml"), "utf8").replace(/simMqttDevices: \d+/, "simMqttDevices: 0"));
+    const { exec, calls } = fakeExec((command, args) => (command === "docker" ? { stdout: "sha256:abc\n" } : args[0] === "--version" ? { stdout: "Version: 0\n" } : { stdout: fixture("trivy-image-clean.json") }));
+    await runScan({ stack: "dev" }, { exec, which: (n) => (n === "trivy" ? "/usr/bin/trivy" : undefined), root });
+    expect(calls.some((c) => c.includes(MOSQUITTO_IMAGE) || c.includes(TELEGRAF_IMAGE))).toBe(false);
+    expect(calls.some((c) => c.includes(INFLUXDB_IMAGE))).toBe(true);
   });
 
   test("a scanner that fails (e.g. its database cannot be downloaded) leaves that target NOT SCANNED, exit 2", async () => {
@@ -199,7 +210,7 @@ describe("a whole run, with stand-in commands", () => {
     const run = await runScan({ stack: "dev" }, { exec, which: (n) => (n === "grype" ? "/usr/bin/grype" : undefined), root: project() });
     expect(run.exitCode).toBe(2);
     expect(run.report).toContain(`  FAIL  InfluxDB image (pinned) (${INFLUXDB_IMAGE}): NOT SCANNED: grype exited 1: [0000] ERROR failed to load vulnerability db: unable to update vulnerability database`);
-    expect(run.report.split("\n").at(-1)).toBe("4 passed, 1 failed, 0 skipped");
+    expect(run.report.split("\n").at(-1)).toBe("6 passed, 1 failed, 0 skipped");
   });
 
   test("a simulator image that is not on the Docker host and missing SBOMs are NOT SCANNED, with what to do", async () => {
@@ -210,7 +221,8 @@ describe("a whole run, with stand-in commands", () => {
     expect(run.exitCode).toBe(2);
     expect(run.report).toMatch(/simulator image \(stack dev\) \(iot-dev-simulator:0\.1\.0-[0-9a-f]{12}\): NOT SCANNED: the image is not on the Docker host \(Error: No such image: .*\): deploy the stack \(npm run up -- --stack dev\), or build it with `docker build -t iot-dev-simulator:0\.1\.0-[0-9a-f]{12} simulator`/);
     expect(run.report).toContain("NOT SCANNED: the SBOM file does not exist: run npm run sbom first");
-    expect(calls.filter((c) => c.startsWith("trivy image")).length).toBe(2);
+    // the four pinned images of the dev stack (InfluxDB, Grafana, broker, bridge); not the missing simulator image
+    expect(calls.filter((c) => c.startsWith("trivy image")).length).toBe(4);
     expect(calls.some((c) => c.startsWith("trivy sbom"))).toBe(false);
   });
 
