@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { z } from "zod";
 import { parseDuration } from "./duration";
+import { readIdentityDir, type DeviceIdentity } from "./mqtt-identities";
 import { DEFAULT_MEASUREMENT, METRICS_MEASUREMENT } from "./schema";
 
 /** Thrown for any invalid setting; main() turns it into exit code 2. */
@@ -13,12 +14,11 @@ export class ConfigError extends Error {
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
-export interface SimulatorConfig {
-  influxUrl: URL;
-  org: string;
-  bucket: string;
-  token: string;
-  /** PEM bundle to trust instead of the system store; undefined means the system store. */
+export const TRANSPORTS = ["https", "mqtt"] as const;
+
+/** Settings of both transports. */
+export interface CommonConfig {
+  /** PEM bundle to trust instead of the system store (INFLUX_CA_FILE or MQTT_CA_FILE); undefined means the system store. */
   caPem?: string;
   devices: number;
   intervalMs: number;
@@ -48,6 +48,28 @@ export interface SimulatorConfig {
   metricsIntervalMs: number;
   faults: { spikeRate: number; stuckRate: number; dropoutRate: number };
 }
+
+/** SIM_TRANSPORT=https (the default): line protocol to InfluxDB's write API with one token. */
+export interface SimulatorConfig extends CommonConfig {
+  transport: "https";
+  influxUrl: URL;
+  org: string;
+  bucket: string;
+  token: string;
+}
+
+/**
+ * SIM_TRANSPORT=mqtt: each simulated device connects to the broker with its own client
+ * certificate and publishes its readings to its own topic. No InfluxDB settings, no token.
+ */
+export interface MqttSimulatorConfig extends CommonConfig {
+  transport: "mqtt";
+  mqttUrl: URL;
+  /** one per simulated device, sorted by id; `devices` is their number */
+  identities: DeviceIdentity[];
+}
+
+export type AnyConfig = SimulatorConfig | MqttSimulatorConfig;
 
 type Env = Record<string, string | undefined>;
 
@@ -108,10 +130,6 @@ function boolean(name: string) {
   return help(z.enum(["true", "false"], { message: `${name} must be true or false` }).transform((v) => v === "true"), { accepts: "true or false" });
 }
 
-function nonEmpty(name: string) {
-  return z.string({ message: `${name} is required` }).trim().min(1, { message: `${name} is required` });
-}
-
 function tagValue(name: string) {
   const accepts = "1-64 characters of A-Z a-z 0-9 _ . -";
   return help(z.string().refine((v) => TAG_SAFE.test(v), { message: `${name} must be ${accepts}` }), { accepts });
@@ -124,8 +142,11 @@ const TAG_SAFE = /^[A-Za-z0-9_.-]{1,64}$/;
 export const DEFAULT_BUFFER_SECONDS = 300;
 
 const envSchema = z.object({
+  SIM_TRANSPORT: z.enum(TRANSPORTS, { message: `SIM_TRANSPORT must be one of ${TRANSPORTS.join(", ")}` }).default("https"),
+  // Required with SIM_TRANSPORT=https only: loadConfig checks their presence, so that the MQTT mode,
+  // which has no InfluxDB token, needs none of them.
   INFLUX_URL: help(
-    nonEmpty("INFLUX_URL").refine(
+    z.string().trim().refine(
       (v) => {
         try {
           const url = new URL(v);
@@ -136,14 +157,34 @@ const envSchema = z.object({
       },
       { message: "INFLUX_URL must be an http:// or https:// URL such as https://influxdb:8086" },
     ),
-    { accepts: "an http:// or https:// URL such as https://influxdb:8086; required" },
-  ),
-  INFLUX_ORG: help(nonEmpty("INFLUX_ORG"), { accepts: "the organisation's name; required" }),
-  INFLUX_BUCKET: help(nonEmpty("INFLUX_BUCKET"), { accepts: "the bucket's name; required" }),
+    { accepts: "an http:// or https:// URL such as https://influxdb:8086; required with SIM_TRANSPORT=https" },
+  ).optional(),
+  INFLUX_ORG: help(z.string().trim(), { accepts: "the organisation's name; required with SIM_TRANSPORT=https" }).optional(),
+  INFLUX_BUCKET: help(z.string().trim(), { accepts: "the bucket's name; required with SIM_TRANSPORT=https" }).optional(),
   INFLUX_TOKEN: help(z.string(), { accepts: "a token allowed to write to the bucket; this or INFLUX_TOKEN_FILE" }).optional(),
   INFLUX_TOKEN_FILE: help(z.string(), { accepts: "a file holding that token; this or INFLUX_TOKEN" }).optional(),
   INFLUX_CA_FILE: help(z.string(), { accepts: "a PEM file of the CA certificates to trust", whenUnset: "the system's CA store" }).optional(),
-  SIM_DEVICES: integer("SIM_DEVICES", 1, 10_000_000).default(5),
+  MQTT_URL: help(
+    z.string().trim().refine(
+      (v) => {
+        try {
+          const url = new URL(v);
+          return url.protocol === "mqtts:" && url.hostname !== "" && (url.pathname === "" || url.pathname === "/") && url.username === "" && url.password === "";
+        } catch {
+          return false;
+        }
+      },
+      // No plaintext opt-out, unlike INFLUX_URL's http://: a device's identity is its TLS client
+      // certificate, so without TLS it has none, and the stack's broker has no plaintext listener.
+      { message: "MQTT_URL must be an mqtts:// URL such as mqtts://broker:8883 (devices authenticate with their TLS client certificate; plain mqtt:// is not supported)" },
+    ),
+    { accepts: "an mqtts:// URL such as mqtts://broker:8883 (port 8883 when omitted); required with SIM_TRANSPORT=mqtt" },
+  ).optional(),
+  MQTT_CA_FILE: help(z.string(), { accepts: "a PEM file of the CA certificates to trust for the broker (SIM_TRANSPORT=mqtt)", whenUnset: "the system's CA store" }).optional(),
+  MQTT_IDENTITY_DIR: help(z.string(), {
+    accepts: "a directory of <id>.crt and <id>.key (PEM) per simulated device, the ids being the file names; required with SIM_TRANSPORT=mqtt",
+  }).optional(),
+  SIM_DEVICES: help(integer("SIM_DEVICES", 1, 10_000_000).optional(), { whenUnset: "5; with SIM_TRANSPORT=mqtt, the number of identities in MQTT_IDENTITY_DIR" }),
   SIM_INTERVAL_MS: integer("SIM_INTERVAL_MS", 10, 3_600_000).default(5000),
   SIM_SITE: tagValue("SIM_SITE").default("site-1"),
   SIM_MEASUREMENT: help(
@@ -177,7 +218,9 @@ const envSchema = z.object({
   SIM_BUFFER_LINES: help(integer("SIM_BUFFER_LINES", 1, 100_000_000).optional(), {
     whenUnset: `the larger of 2 × SIM_BATCH_SIZE and ${DEFAULT_BUFFER_SECONDS} s of readings`,
   }),
-  SIM_MAX_INFLIGHT_LINES: help(integer("SIM_MAX_INFLIGHT_LINES", 1, 100_000_000).optional(), { whenUnset: "SIM_BUFFER_LINES + 4 × SIM_BATCH_SIZE" }),
+  SIM_MAX_INFLIGHT_LINES: help(integer("SIM_MAX_INFLIGHT_LINES", 1, 100_000_000).optional(), {
+    whenUnset: `SIM_BUFFER_LINES + 4 × SIM_BATCH_SIZE; with SIM_TRANSPORT=mqtt, ${DEFAULT_BUFFER_SECONDS} s of readings (at least one per device)`,
+  }),
   SIM_MAX_LAG_MS: help(integer("SIM_MAX_LAG_MS", 1000, 86_400_000).optional(), { whenUnset: String(DEFAULT_BUFFER_SECONDS * 1000) }),
   SIM_RETRY_MIN_MS: integer("SIM_RETRY_MIN_MS", 1, 600_000).default(1000),
   SIM_RETRY_MAX_MS: integer("SIM_RETRY_MAX_MS", 1, 3_600_000).default(30_000),
@@ -217,28 +260,42 @@ function readSecretFile(variable: string, path: string, problems: string[]): str
  * Reads and validates the whole configuration from the environment in one place.
  * Collects every problem before failing, so one run shows all of them.
  */
-export function loadConfig(env: Env): SimulatorConfig {
+export function loadConfig(env: Env): AnyConfig {
   // Empty variables count as unset, as in a compose file that leaves a value blank.
   const present: Env = {};
   for (const [key, value] of Object.entries(env)) if (value !== undefined && value !== "") present[key] = value;
 
   const parsed = envSchema.safeParse(present);
   const problems: string[] = parsed.success ? [] : parsed.error.issues.map((issue) => issue.message);
+  // Read apart from the schema, so that a problem elsewhere does not hide which mode's checks apply;
+  // an unknown transport gets its one problem (from the schema) and no mode's checks.
+  const transportSetting = present.SIM_TRANSPORT ?? "https";
+  const transport = transportSetting === "mqtt" || transportSetting === "https" ? transportSetting : undefined;
 
-  const hasToken = present.INFLUX_TOKEN !== undefined;
-  const hasTokenFile = present.INFLUX_TOKEN_FILE !== undefined;
-  if (hasToken === hasTokenFile) {
-    problems.push("exactly one of INFLUX_TOKEN or INFLUX_TOKEN_FILE must be set");
-  }
-  const token = hasTokenFile
-    ? readSecretFile("INFLUX_TOKEN_FILE", present.INFLUX_TOKEN_FILE as string, problems)
-    : present.INFLUX_TOKEN?.trim();
-
+  let token: string | undefined;
   let caPem: string | undefined;
-  if (present.INFLUX_CA_FILE !== undefined) {
-    caPem = readSecretFile("INFLUX_CA_FILE", present.INFLUX_CA_FILE, problems);
-    if (caPem !== undefined && caPem !== "" && !caPem.includes("-----BEGIN CERTIFICATE-----")) {
-      problems.push(`INFLUX_CA_FILE must be a PEM file of one or more certificates (${present.INFLUX_CA_FILE})`);
+  let identities: DeviceIdentity[] | undefined;
+  if (transport === "https") {
+    for (const name of ["INFLUX_URL", "INFLUX_ORG", "INFLUX_BUCKET"]) {
+      if (present[name] === undefined || present[name]?.trim() === "") problems.push(`${name} is required`);
+    }
+    const hasToken = present.INFLUX_TOKEN !== undefined;
+    const hasTokenFile = present.INFLUX_TOKEN_FILE !== undefined;
+    if (hasToken === hasTokenFile) {
+      problems.push("exactly one of INFLUX_TOKEN or INFLUX_TOKEN_FILE must be set");
+    }
+    token = hasTokenFile ? readSecretFile("INFLUX_TOKEN_FILE", present.INFLUX_TOKEN_FILE as string, problems) : present.INFLUX_TOKEN?.trim();
+    caPem = readCaFile("INFLUX_CA_FILE", present.INFLUX_CA_FILE, problems);
+  } else if (transport === "mqtt") {
+    // INFLUX_* are not read at all: the MQTT mode writes nothing to InfluxDB and holds no token.
+    if (present.MQTT_URL === undefined) problems.push("MQTT_URL is required when SIM_TRANSPORT=mqtt (an mqtts:// URL such as mqtts://broker:8883)");
+    caPem = readCaFile("MQTT_CA_FILE", present.MQTT_CA_FILE, problems);
+    if (present.MQTT_IDENTITY_DIR === undefined) {
+      problems.push("MQTT_IDENTITY_DIR is required when SIM_TRANSPORT=mqtt (a directory of <id>.crt and <id>.key per simulated device)");
+    } else {
+      const result = readIdentityDir(present.MQTT_IDENTITY_DIR);
+      if (typeof result === "string") problems.push(result);
+      else identities = result;
     }
   }
 
@@ -254,22 +311,27 @@ export function loadConfig(env: Env): SimulatorConfig {
       // Docker kills the container 10 s after SIGTERM by default; a longer flush would be cut off.
       problems.push("SIM_SHUTDOWN_TIMEOUT_MS must be below Docker's 10 s stop timeout (set SIM_ALLOW_LONG_SHUTDOWN=true if you raised it)");
     }
+    if (identities !== undefined && v.SIM_DEVICES !== undefined && v.SIM_DEVICES !== identities.length) {
+      problems.push(
+        `SIM_DEVICES is ${v.SIM_DEVICES} but MQTT_IDENTITY_DIR holds ${identities.length} device identities; with SIM_TRANSPORT=mqtt leave SIM_DEVICES unset (the identities set the number)`,
+      );
+    }
   }
 
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const v = parsed.data;
 
-  const linesPerSecond = (v.SIM_DEVICES * 1000) / v.SIM_INTERVAL_MS;
+  const devices = identities?.length ?? v.SIM_DEVICES ?? 5;
+  const linesPerSecond = (devices * 1000) / v.SIM_INTERVAL_MS;
   const bufferLines = v.SIM_BUFFER_LINES ?? Math.max(v.SIM_BATCH_SIZE * 2, Math.ceil(linesPerSecond * DEFAULT_BUFFER_SECONDS));
-  const maxInflightLines = v.SIM_MAX_INFLIGHT_LINES ?? bufferLines + v.SIM_BATCH_SIZE * 4;
+  // MQTT has no batches: the cap is the retry buffer's five minutes of readings alone, and at least
+  // one reading per device so that every device can have one in flight.
+  const maxInflightLines =
+    v.SIM_MAX_INFLIGHT_LINES ?? (transport === "mqtt" ? Math.max(devices, Math.ceil(linesPerSecond * DEFAULT_BUFFER_SECONDS)) : bufferLines + v.SIM_BATCH_SIZE * 4);
 
-  return {
-    influxUrl: new URL(v.INFLUX_URL),
-    org: v.INFLUX_ORG,
-    bucket: v.INFLUX_BUCKET,
-    token: token as string,
+  const common: CommonConfig = {
     caPem,
-    devices: v.SIM_DEVICES,
+    devices,
     intervalMs: v.SIM_INTERVAL_MS,
     site: v.SIM_SITE,
     seed: v.SIM_SEED,
@@ -299,6 +361,27 @@ export function loadConfig(env: Env): SimulatorConfig {
       dropoutRate: v.SIM_FAULT_DROPOUT_RATE,
     },
   };
+  if (transport === "mqtt") {
+    return { ...common, transport, mqttUrl: new URL(v.MQTT_URL as string), identities: identities as DeviceIdentity[] };
+  }
+  return {
+    ...common,
+    transport: "https",
+    influxUrl: new URL(v.INFLUX_URL as string),
+    org: v.INFLUX_ORG as string,
+    bucket: v.INFLUX_BUCKET as string,
+    token: token as string,
+  };
+}
+
+/** Reads an optional CA bundle; a file that is not PEM certificates is a problem. */
+function readCaFile(variable: string, path: string | undefined, problems: string[]): string | undefined {
+  if (path === undefined) return undefined;
+  const pem = readSecretFile(variable, path, problems);
+  if (pem !== undefined && pem !== "" && !pem.includes("-----BEGIN CERTIFICATE-----")) {
+    problems.push(`${variable} must be a PEM file of one or more certificates (${path})`);
+  }
+  return pem;
 }
 
 /** Every environment variable the simulator reads. */
@@ -318,7 +401,7 @@ export function settingsHelp(): string {
     return `  ${name.padEnd(width)}${accepts}${defaultText === undefined ? "" : `; default ${defaultText}`}`;
   });
   return [
-    "IoT sensor simulator: writes sensor readings to InfluxDB 2. Its settings are environment variables:",
+    "IoT sensor simulator: writes sensor readings to InfluxDB 2 (SIM_TRANSPORT=https) or publishes them to an MQTT broker, one client certificate per device (SIM_TRANSPORT=mqtt). Its settings are environment variables:",
     ...lines,
     `Empty variables count as unset. What each one does: docs/SIMULATOR.md, "Settings".`,
     "",

@@ -1,10 +1,12 @@
 import { writeSync } from "node:fs";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import pino from "pino";
-import { ConfigError, USAGE, loadConfig, settingsHelp } from "./config";
+import type { Logger } from "pino";
+import { ConfigError, USAGE, loadConfig, settingsHelp, type MqttSimulatorConfig } from "./config";
 import { Fleet } from "./fleet";
 import { HealthFile } from "./health";
 import { MetricsReporter } from "./metrics";
+import { MqttPublisher, readingsTopic } from "./mqtt-publisher";
 import { checkServer } from "./server-check";
 import { Simulator } from "./simulator";
 import { InfluxWriter } from "./writer";
@@ -46,6 +48,7 @@ async function main(): Promise<number> {
   }
 
   const log = pino({ level: config.logLevel, base: { service: "simulator" }, redact: REDACT }, stdout);
+  if (config.transport === "mqtt") return runMqtt(config, log);
   if (config.influxUrl.protocol === "http:") {
     log.warn({ url: config.influxUrl.origin }, "INFLUX_URL is plain http: readings and the token travel unencrypted");
   }
@@ -114,6 +117,68 @@ async function main(): Promise<number> {
   eventLoopDelay.disable();
   log.info(
     { ...writer.counters, ...writer.metricsCounters, shutdown_ms: Date.now() - shutdownStarted, ...resourceUsage(eventLoopDelay.percentile(99)) },
+    "simulator stopped",
+  );
+  return 0;
+}
+
+/**
+ * SIM_TRANSPORT=mqtt: the same fleet and simulator, each reading published by its device over its
+ * own MQTT connection (mqtt-publisher.ts). No metrics lines: that mode holds no InfluxDB token.
+ */
+async function runMqtt(config: MqttSimulatorConfig, log: Logger): Promise<number> {
+  log.info(
+    {
+      transport: "mqtt",
+      broker: config.mqttUrl.host,
+      devices: config.devices,
+      first_device: config.identities[0].id,
+      topic_of_first: readingsTopic(config.site, config.identities[0].id),
+      interval_ms: config.intervalMs,
+      site: config.site,
+      seed: config.seed,
+      backfill_ms: config.backfillMs,
+      max_inflight_lines: config.maxInflightLines,
+      ca: config.caPem ? "MQTT_CA_FILE" : "system store",
+    },
+    "simulator starting",
+  );
+  const publisher = new MqttPublisher(config, log);
+  const fleet = new Fleet(config);
+  const simulator = new Simulator(config, fleet, publisher, log);
+  const health = new HealthFile(config.healthFile, () => publisher.lastSuccessAt());
+
+  const stopping = new AbortController();
+  let stopRequestedAt: number | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping.signal.aborted) return;
+    stopRequestedAt = Date.now();
+    log.info({ signal, shutdown_timeout_ms: config.shutdownTimeoutMs }, "stopping");
+    stopping.abort();
+    simulator.stop();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+
+  try {
+    await publisher.waitForConnections(stopping.signal);
+  } catch (error) {
+    log.fatal({ err: { type: (error as Error).name, message: (error as Error).message } }, (error as Error).message);
+    await publisher.drain(Date.now());
+    return EXIT_FATAL;
+  }
+  const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
+  eventLoopDelay.enable();
+  if (stopRequestedAt === undefined) {
+    health.start();
+    await simulator.run();
+  }
+  const shutdownStarted = stopRequestedAt ?? Date.now();
+  await publisher.drain(shutdownStarted + config.shutdownTimeoutMs);
+  health.stop();
+  eventLoopDelay.disable();
+  log.info(
+    { ...publisher.counters, ...publisher.summary, shutdown_ms: Date.now() - shutdownStarted, ...resourceUsage(eventLoopDelay.percentile(99)) },
     "simulator stopped",
   );
   return 0;

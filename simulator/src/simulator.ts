@@ -1,7 +1,25 @@
 import type { Logger } from "pino";
-import type { SimulatorConfig } from "./config";
-import type { Fleet } from "./fleet";
-import type { InfluxWriter } from "./writer";
+import type { CommonConfig } from "./config";
+import type { Chunk, Fleet } from "./fleet";
+import type { WriteCounters } from "./writer";
+
+/**
+ * Where the readings go: the InfluxDB writer (SIM_TRANSPORT=https) or the MQTT publisher
+ * (SIM_TRANSPORT=mqtt). Both count every reading handed to them as generated, and each one ends
+ * as written or dropped (logged with its reason); until then it is in flight.
+ */
+export interface ReadingSink {
+  /** lines per chunk the simulator hands over */
+  readonly recordLines: number;
+  readonly counters: WriteCounters;
+  /** readings handed over and not yet written or dropped */
+  readonly inflight: number;
+  write(chunk: Chunk): void;
+  /** counts readings never handed over (the fleet fell too far behind) as generated and dropped */
+  recordSkipped(readings: number, reason: string): void;
+  /** resolves once fewer than `limit` readings are in flight (or the sink is closed) */
+  waitForCapacity(limit: number): Promise<void>;
+}
 
 /**
  * Drives the fleet: first the optional backfill (history written as fast as the server accepts),
@@ -20,9 +38,9 @@ export class Simulator {
   private readonly stopping: Promise<void> = new Promise((resolve) => (this.stopRequested = resolve));
 
   constructor(
-    private readonly config: SimulatorConfig,
+    private readonly config: CommonConfig,
     private readonly fleet: Fleet,
-    private readonly writer: InfluxWriter,
+    private readonly writer: ReadingSink,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
   ) {}

@@ -123,11 +123,12 @@ describe("command line: settings come from the environment, --help lists them", 
     const help = settingsHelp();
     for (const name of SETTING_NAMES) expect(help).toMatch(new RegExp(`^ {2}${name} +\\S`, "m"));
     expect(help.split("\n").filter((line) => line.startsWith("  "))).toHaveLength(SETTING_NAMES.length);
-    expect(help).toMatch(/^ {2}SIM_DEVICES +an integer from 1 to 10000000; default 5$/m);
+    expect(help).toMatch(/^ {2}SIM_DEVICES +an integer from 1 to 10000000; default 5; with SIM_TRANSPORT=mqtt, the number of identities in MQTT_IDENTITY_DIR$/m);
+    expect(help).toMatch(/^ {2}SIM_TRANSPORT +one of https, mqtt; default https$/m);
     expect(help).toMatch(/^ {2}LOG_LEVEL +one of fatal, error, warn, info, debug, trace, silent; default info$/m);
     expect(help).toMatch(/^ {2}SIM_FAULT_SPIKE_RATE +a probability per reading from 0 to 1; default 0\.001$/m);
     expect(help).toMatch(/^ {2}SIM_BUFFER_LINES +an integer from 1 to 100000000; default the larger of 2 × SIM_BATCH_SIZE and 300 s of readings$/m);
-    expect(help).toMatch(/^ {2}INFLUX_URL +an http:\/\/ or https:\/\/ URL such as https:\/\/influxdb:8086; required$/m);
+    expect(help).toMatch(/^ {2}INFLUX_URL +an http:\/\/ or https:\/\/ URL such as https:\/\/influxdb:8086; required with SIM_TRANSPORT=https$/m);
     expect(help).toMatch(/^ {2}SIM_ALLOW_LONG_SHUTDOWN +true or false: .*; default false$/m);
   });
 

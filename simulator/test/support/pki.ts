@@ -14,6 +14,8 @@ const ALGORITHM = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" } as con
 export interface TestCa {
   certPem: string;
   issue(hosts: { dns?: string[]; ips?: string[] }): Promise<{ certPem: string; keyPem: string }>;
+  /** A client certificate (extended key usage clientAuth) for CN=commonName, as the stack issues to a device. */
+  issueClient(commonName: string): Promise<{ certPem: string; keyPem: string }>;
 }
 
 async function privateKeyPem(key: CryptoKey): Promise<string> {
@@ -62,6 +64,25 @@ export async function createTestCa(commonName = "Test CA"): Promise<TestCa> {
             ...dns.map((value) => ({ type: "dns" as const, value })),
             ...ips.map((value) => ({ type: "ip" as const, value })),
           ]),
+        ],
+      });
+      return { certPem: cert.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) };
+    },
+    async issueClient(commonName) {
+      const keys = (await webcrypto.subtle.generateKey(ALGORITHM, true, ["sign", "verify"])) as CryptoKeyPair;
+      const cert = await x509.X509CertificateGenerator.create({
+        serialNumber: nextSerial(),
+        subject: `CN=${commonName}`,
+        issuer: caCert.subject,
+        notBefore,
+        notAfter,
+        signingKey: caKeys.privateKey,
+        publicKey: keys.publicKey,
+        signingAlgorithm: ALGORITHM,
+        extensions: [
+          new x509.BasicConstraintsExtension(false),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+          new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
         ],
       });
       return { certPem: cert.toString("pem"), keyPem: await privateKeyPem(keys.privateKey) };
