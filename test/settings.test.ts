@@ -25,11 +25,20 @@ describe("Pulumi.yaml declares every setting", () => {
     expect(Object.keys(project.config).sort()).toEqual([...CONFIG_KEYS].sort());
   });
 
-  test.each(Object.entries<any>(project.config))("%s has a type, a description and a default", (_key, spec) => {
-    expect(["string", "integer", "boolean", "array"]).toContain(spec.type);
+  // devices alone has no declared type: its entries are strings or { id, site } objects, and a
+  // project can type an array's items only as one simple type (see the comment in Pulumi.yaml)
+  const UNTYPED = ["devices"];
+
+  test.each(Object.entries<any>(project.config))("%s has a type, a description and a default", (key, spec) => {
+    if (UNTYPED.includes(key)) expect(spec.type).toBeUndefined();
+    else expect(["string", "integer", "boolean", "array"]).toContain(spec.type);
     expect(typeof spec.description).toBe("string");
     expect(spec.description.length).toBeGreaterThan(20);
     expect(spec).toHaveProperty("default");
+  });
+
+  test("devices, untyped, defaults to an empty list: no broker and no bridge unless asked for", () => {
+    expect(project.config.devices.default).toEqual([]);
   });
 
   test("the default state backend is a local folder that git ignores", () => {
@@ -163,8 +172,8 @@ describe("bad values are rejected with the key and what is allowed", () => {
 });
 
 describe("accepted with a warning", () => {
-  test("TLS off with the explicit opt-out", () => {
-    const s = loadSettings(stackConfig("dev", { tlsEnabled: false, allowPlaintext: true }), "dev");
+  test("TLS off with the explicit opt-out (and so no MQTT devices, which need certificates)", () => {
+    const s = loadSettings(stackConfig("dev", { tlsEnabled: false, allowPlaintext: true, simMqttDevices: 0 }), "dev");
     expect(s.tls.enabled).toBe(false);
     expect(s.warnings.join("\n")).toMatch(/TLS is OFF/);
   });
@@ -193,6 +202,114 @@ describe("accepted with a warning", () => {
     const s = loadSettings(stackConfig("dev", { grafanaAdminPassword: "correct-horse-battery-staple" }), "dev");
     expect(s.grafana.adminPassword).toBe("correct-horse-battery-staple");
     expect(loadSettings(stackConfig("dev"), "dev").grafana.adminPassword).toBeUndefined();
+  });
+});
+
+describe("devices over MQTT", () => {
+  const many = (count: number) => Array.from({ length: count }, (_, i) => `dev-${i}`);
+
+  test("the shipped stacks: dev runs three simulated MQTT devices and no real one, prod none at all", () => {
+    const dev = loadSettings(stackConfig("dev"), "dev");
+    expect(dev.mqtt.devices).toEqual([]);
+    expect(dev.mqtt.simulatedDevices).toEqual(["sim-mqtt-001", "sim-mqtt-002", "sim-mqtt-003"].map((id) => ({ id, site: dev.simulator.site })));
+    expect(dev.mqtt).toMatchObject({ enabled: true, bindAddress: "127.0.0.1", port: 8883, externalNames: ["localhost", "127.0.0.1"] });
+    const prod = loadSettings(stackConfig("prod"), "prod");
+    expect(prod.mqtt).toMatchObject({ devices: [], simulatedDevices: [], enabled: false });
+    expect(prod.warnings).toEqual([]);
+  });
+
+  test("an entry is an id or { id, site }; the site defaults to simSite; the order is kept", () => {
+    const s = loadSettings(stackConfig("prod", { devices: ["greenhouse-01", { id: "pump-7", site: "plant-2" }, "0a"] }), "prod");
+    expect(s.mqtt.devices).toEqual([
+      { id: "greenhouse-01", site: "site-1" },
+      { id: "pump-7", site: "plant-2" },
+      { id: "0a", site: "site-1" },
+    ]);
+    expect(s.mqtt.enabled).toBe(true);
+    expect(loadSettings(stackConfig("prod", { devices: ["a"], simSite: "plant-9" }), "prod").mqtt.devices).toEqual([{ id: "a", site: "plant-9" }]);
+  });
+
+  test("ids of 1 and 63 characters are accepted; exactly the maximum count with the simulated ones is accepted", () => {
+    expect(loadSettings(stackConfig("prod", { devices: ["a", "b".repeat(63)] }), "prod").mqtt.devices.map((d) => d.id)).toEqual(["a", "b".repeat(63)]);
+    expect(loadSettings(stackConfig("dev", { devices: many(997), simMqttDevices: 3 }), "dev").mqtt.devices).toHaveLength(997);
+  });
+
+  test("broker and bridge limits come from their own settings", () => {
+    const s = loadSettings(stackConfig("dev", { brokerMemoryMb: 96, brokerCpuMillis: 250, bridgeMemoryMb: 320, bridgeCpuMillis: 1000 }), "dev");
+    expect(s.mqtt.brokerLimits).toEqual({ memoryMb: 96, cpuMillis: 250 });
+    expect(s.mqtt.bridgeLimits).toEqual({ memoryMb: 320, cpuMillis: 1000 });
+  });
+
+  const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+    ["not a list", { devices: "greenhouse-01" }, /devices must be a list of device ids or \{ id, site \} entries, e\.g\. \["greenhouse-01"/],
+    ["an object instead of a list", { devices: { id: "a" } }, /devices must be a list of device ids/],
+    ["an entry that is neither id nor object", { devices: ["a", 7] }, /devices\[1\] must be a device id or an \{ id, site \} entry/],
+    ["upper case", { devices: ["Greenhouse-01"] }, /devices\[0\]: "Greenhouse-01" is not a device id: 1-63 characters a-z 0-9 - starting with a letter or digit/],
+    ["a character MQTT topics reserve", { devices: ["a/b"] }, /devices\[0\]: "a\/b" is not a device id/],
+    ["a wildcard", { devices: ["ok", "a+"] }, /devices\[1\]: "a\+" is not a device id/],
+    ["an underscore", { devices: ["pump_7"] }, /devices\[0\]: "pump_7" is not a device id/],
+    ["a leading dash", { devices: ["-pump"] }, /devices\[0\]: "-pump" is not a device id/],
+    ["empty", { devices: [""] }, /devices\[0\]: "" is not a device id/],
+    ["64 characters", { devices: ["a".repeat(64)] }, new RegExp(`devices\\[0\\]: "${"a".repeat(64)}" is not a device id: 1-63 characters`)],
+    ["an entry without id", { devices: [{ site: "plant-2" }] }, /devices\[0\]: undefined is not a device id/],
+    ["a duplicate", { devices: ["pump-7", "tank-1", "pump-7"] }, /devices\[2\]: "pump-7" is declared twice/],
+    ["a duplicate across forms", { devices: ["pump-7", { id: "pump-7", site: "plant-2" }] }, /devices\[1\]: "pump-7" is declared twice/],
+    ["unknown keys", { devices: [{ id: "pump-7", name: "Pump", topic: "x" }] }, /devices\[0\] has unknown keys name, topic: an entry has only id and site/],
+    ["a bad site", { devices: [{ id: "pump-7", site: "plant 2" }] }, /devices\[0\]: site "plant 2" must be 1-64 characters A-Z a-z 0-9 _ - starting with a letter or digit/],
+    ["a site with a topic wildcard", { devices: [{ id: "pump-7", site: "#" }] }, /devices\[0\]: site "#" must be 1-64 characters/],
+    ["a site that is not a string", { devices: [{ id: "pump-7", site: 7 }] }, /devices\[0\]: site 7 must be 1-64 characters/],
+    ["more than the maximum with the simulated ones", { devices: many(998), simMqttDevices: 3 }, /devices \(998\) and simMqttDevices \(3\) declare 1001 MQTT devices; at most 1000/],
+    ["too many simulated devices", { simMqttDevices: 101 }, /simMqttDevices must be an integer from 0 to 100/],
+    ["negative simulated devices", { simMqttDevices: -1 }, /simMqttDevices must be an integer from 0 to 100/],
+    ["devices with TLS off", { tlsEnabled: false, allowPlaintext: true, simMqttDevices: 0, devices: ["pump-7"] }, /devices and simMqttDevices need tlsEnabled=true: devices are identified by certificates of the stack CA/],
+    ["simulated devices with TLS off", { tlsEnabled: false, allowPlaintext: true, simMqttDevices: 1 }, /devices and simMqttDevices need tlsEnabled=true/],
+    ["the MQTT port on Grafana's", { mqttPort: 3000 }, /mqttPort and grafanaPort must differ when both are published on the same address/],
+    ["the MQTT port on Grafana's, MQTT on every address", { mqttPort: 3000, mqttBindAddress: "0.0.0.0" }, /mqttPort and grafanaPort must differ/],
+    ["the MQTT port on Grafana's, Grafana on every address", { mqttPort: 3000, mqttBindAddress: "192.0.2.10", grafanaBindAddress: "0.0.0.0" }, /mqttPort and grafanaPort must differ/],
+    ["the MQTT port on InfluxDB's published one", { influxPublishPort: true, influxHostPort: 8883 }, /mqttPort and influxHostPort must differ when influxPublishPort is true/],
+    ["a privileged MQTT port", { mqttPort: 883 }, /mqttPort must be an integer from 1024 to 65535/],
+    ["a bind address that is a name", { mqttBindAddress: "localhost" }, /mqttBindAddress must be an IPv4 address such as 127\.0\.0\.1/],
+    ["external names that are neither", { mqttExternalNames: ["broker.example", "not a host"] }, /mqttExternalNames has entries that are neither host names nor IP addresses: not a host/],
+    ["broker memory below its minimum", { brokerMemoryMb: 16 }, /brokerMemoryMb must be an integer from 32 to 65536/],
+    ["bridge cpu below its minimum", { bridgeCpuMillis: 50 }, /bridgeCpuMillis must be an integer from 100 to 64000/],
+  ];
+
+  test.each(cases)("rejected: %s", (_name, overrides, message) => {
+    expect(failure(stackConfig("dev", overrides))).toMatch(message);
+  });
+
+  test.each(["bridge", "broker", "broker-health", "influxdb", "grafana", "simulator", "sim-mqtt-001", "sim-anything"])("rejected: the reserved id %s", (id) => {
+    expect(failure(stackConfig("dev", { devices: ["pump-7", id] }))).toMatch(
+      new RegExp(`devices\\[1\\]: "${id}" is reserved: bridge, broker, broker-health, influxdb, grafana, simulator are the stack's own identities and ids starting with "sim-" are the simulator's`),
+    );
+  });
+
+  test("every bad entry is named at once", () => {
+    const message = failure(stackConfig("dev", { devices: ["Bad", "bridge", "ok", "ok"] }));
+    expect(message).toMatch(/devices\[0\]: "Bad" is not a device id/);
+    expect(message).toMatch(/devices\[1\]: "bridge" is reserved/);
+    expect(message).toMatch(/devices\[3\]: "ok" is declared twice/);
+  });
+
+  test("port clashes matter only when the broker is deployed, and not across different addresses", () => {
+    expect(loadSettings(stackConfig("dev", { simMqttDevices: 0, mqttPort: 3000 }), "dev").mqtt.enabled).toBe(false);
+    expect(loadSettings(stackConfig("dev", { mqttPort: 3000, mqttBindAddress: "192.0.2.10" }), "dev").mqtt.port).toBe(3000);
+    expect(loadSettings(stackConfig("dev", { influxPublishPort: true, influxHostPort: 8883, mqttBindAddress: "192.0.2.10" }), "dev").mqtt.port).toBe(8883);
+  });
+
+  test("a broker published beyond loopback is accepted with a warning; without devices there is no broker and no warning", () => {
+    const s = loadSettings(stackConfig("dev", { mqttBindAddress: "192.0.2.10", mqttPort: 18883 }), "dev");
+    expect(s.warnings).toEqual([
+      "The MQTT broker is published on 192.0.2.10:18883, reachable from that network: only devices with a certificate of this stack can connect, but make sure a firewall limits who can reach it.",
+    ]);
+    expect(loadSettings(stackConfig("dev", { mqttBindAddress: "0.0.0.0" }), "dev").warnings.join("\n")).toMatch(/The MQTT broker is published on 0\.0\.0\.0:8883/);
+    expect(loadSettings(stackConfig("dev", { mqttBindAddress: "127.0.0.2" }), "dev").warnings).toEqual([]);
+    expect(loadSettings(stackConfig("dev", { simMqttDevices: 0, mqttBindAddress: "192.0.2.10" }), "dev").warnings).toEqual([]);
+  });
+
+  test("external names are deduplicated, in the order given (the first is the host devices are told)", () => {
+    const s = loadSettings(stackConfig("dev", { mqttExternalNames: ["broker.site-1.example", "192.0.2.10", "broker.site-1.example"] }), "dev");
+    expect(s.mqtt.externalNames).toEqual(["broker.site-1.example", "192.0.2.10"]);
   });
 });
 

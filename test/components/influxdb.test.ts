@@ -26,6 +26,7 @@ function build(options: { tls?: boolean; publish?: number; protectData?: boolean
       url: influx.url,
       protected: (influx.dataVolume as any).__protect,
       simulatorToken: influx.simulatorToken.volumeName,
+      bridgeToken: influx.bridgeToken.volumeName,
       grafanaToken: influx.grafanaToken.volumeName,
     };
   });
@@ -75,6 +76,7 @@ describe("InfluxDb alone", () => {
       { type: "volume", source: "iot-t-influxdb-initdb", target: "/docker-entrypoint-initdb.d", readOnly: true },
       { type: "volume", source: "iot-t-influxdb-token-simulator", target: "/etc/iot/handoff/simulator" },
       { type: "volume", source: "iot-t-influxdb-token-grafana", target: "/etc/iot/handoff/grafana" },
+      { type: "volume", source: "iot-t-influxdb-token-bridge", target: "/etc/iot/handoff/bridge" },
     ]);
     expect(JSON.stringify(mounts)).not.toMatch(/volumeOptions|subpath/);
     const files = uploads(one(run, CONTAINER, "influxdb-files-loader"));
@@ -87,11 +89,12 @@ describe("InfluxDb alone", () => {
     expect(initdb["10-scoped-tokens.sh"].content).toMatch(/--write-bucket/);
     expect(await resolve(run.pulumi, run.exports.simulatorToken)).toBe("iot-t-influxdb-token-simulator");
     expect(await resolve(run.pulumi, run.exports.grafanaToken)).toBe("iot-t-influxdb-token-grafana");
+    expect(await resolve(run.pulumi, run.exports.bridgeToken)).toBe("iot-t-influxdb-token-bridge");
   });
 
   test("token volumes start empty and owned like the image's /etc/influxdb2 (influxdb, 1000), so setup can write them", async () => {
     const run = await build();
-    for (const consumer of ["simulator", "grafana"]) {
+    for (const consumer of ["simulator", "grafana", "bridge"]) {
       const loader = one(run, CONTAINER, `influxdb-token-${consumer}-loader`).inputs;
       expect(loader.mounts).toEqual([{ type: "volume", source: `iot-t-influxdb-token-${consumer}`, target: "/etc/influxdb2" }]);
       expect(loader.uploads).toEqual([]);

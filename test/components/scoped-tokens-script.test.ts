@@ -42,22 +42,25 @@ function runScript(behaviour: "ok" | "no-token" | "fail") {
   }
 }
 
-test("creates a write-only token for the simulator and a read-only one for Grafana, each in its own directory", () => {
+test("creates a write-only token for the simulator and the MQTT bridge and a read-only one for Grafana, each in its own directory", () => {
   const { dir, handoff, stdout, status } = runScript("ok");
   expect(status).toBe(0);
   const calls = readFileSync(join(dir, "calls"), "utf8").trim().split("\n");
   expect(calls).toEqual([
     "auth create --org-id org123 --description simulator: write-only sensors --write-bucket bucket456 --json",
     "auth create --org-id org123 --description grafana: read-only sensors --read-bucket bucket456 --json",
+    "auth create --org-id org123 --description bridge: write-only sensors --write-bucket bucket456 --json",
   ]);
   expect(readFileSync(join(handoff, "simulator", "token"), "utf8")).toBe("WRITE-TOKEN_abc-123==");
   expect(readFileSync(join(handoff, "grafana", "token"), "utf8")).toBe("READ-TOKEN_def-456==");
+  expect(readFileSync(join(handoff, "bridge", "token"), "utf8")).toBe("WRITE-TOKEN_abc-123==");
+  expect(statSync(join(handoff, "bridge", "token")).mode & 0o777).toBe(0o444);
   expect(statSync(join(handoff, "simulator", "token")).mode & 0o777).toBe(0o444);
   expect(statSync(join(handoff, "grafana")).mode & 0o777).toBe(0o755);
   expect(existsSync(join(handoff, "simulator", "token.new"))).toBe(false);
   // the tokens never reach the log
   expect(stdout).not.toMatch(/TOKEN_/);
-  expect(stdout).toMatch(/created a write-only token \(simulator\) and a read-only token \(grafana\)/);
+  expect(stdout).toMatch(/created write-only tokens \(simulator, bridge\) and a read-only token \(grafana\)/);
 });
 
 test("fails (and so fails the first start) when the CLI returns no token", () => {

@@ -1,6 +1,6 @@
 // InfluxDB tier: the project's own token step (components/assets/influxdb-scoped-tokens.sh, staged by
 // the program into /docker-entrypoint-initdb.d) run by the entrypoint's run-parts with the real
-// influx CLI against the real server, and what the two tokens it hands over can and cannot do.
+// influx CLI against the real server, and what the tokens it hands over can and cannot do.
 // (Versions and what of the image is not covered: see first-setup.test.ts and support/first-setup.ts.)
 import { readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -38,7 +38,7 @@ influxTier("InfluxDB tier: the scoped tokens made at first setup, on the real se
     expect(statSync(s().server.path(`${USER_SCRIPT_DIR}/10-scoped-tokens.sh`)).mode & 0o777).toBe(0o555);
     // run-parts --report prints the name of each script it runs, then the script prints its summary
     expect(s().setup.scriptsOutput).toContain("10-scoped-tokens.sh");
-    expect(s().setup.scriptsOutput).toMatch(/scoped-tokens: created a write-only token \(simulator\) and a read-only token \(grafana\) for bucket /);
+    expect(s().setup.scriptsOutput).toMatch(/scoped-tokens: created write-only tokens \(simulator, bridge\) and a read-only token \(grafana\) for bucket /);
   });
 
   serverTest("each consumer finds its token where it reads it, through its own mount of its token volume", () => stack, async () => {
@@ -59,13 +59,14 @@ influxTier("InfluxDB tier: the scoped tokens made at first setup, on the real se
     expect(s().setup.scriptsOutput).not.toContain(graf);
   });
 
-  serverTest("the server holds exactly the two authorizations the script meant, each for the one bucket", () => stack, async () => {
+  serverTest("the server holds exactly the three authorizations the script meant, each for the one bucket", () => stack, async () => {
     const { setup } = s();
     const list = JSON.parse((await influx(setup, ["auth", "list", "--json"])).stdout) as Array<{ description: string; status: string; userID: string; permissions: string[]; token: string }>;
     const scoped = list.filter((a) => !a.permissions.includes("write:/authorizations"));
     const resource = `orgs/${setup.ids.org}/buckets/${setup.ids.bucket}`;
     expect(scoped.map((a) => [a.description, a.status, a.userID, a.permissions]).sort()).toEqual(
       [
+        [`bridge: write-only ${setup.bucket}`, "active", setup.ids.user, [`write:${resource}`]],
         [`grafana: read-only ${setup.bucket}`, "active", setup.ids.user, [`read:${resource}`]],
         [`simulator: write-only ${setup.bucket}`, "active", setup.ids.user, [`write:${resource}`]],
       ].sort(),
