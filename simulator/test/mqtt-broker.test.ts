@@ -1,12 +1,17 @@
 // The MQTT mode (SIM_TRANSPORT=mqtt) as a real process against the real broker (Debian's mosquitto,
 // 2.0.11 here) configured as the stack declares it: TLS, a client certificate per device, its CN as
 // the username, a deny-by-default ACL. Skipped, with the reason printed, where mosquitto is absent.
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { READING_FIELDS } from "../src/schema";
+import { createTestCa } from "./support/pki";
 import { brokerSuite, TestBroker, type Subscriber } from "./support/mosquitto";
 import { parseLine } from "./support/line-protocol";
 import { baseEnv, isSummary, signalAndWaitForExit, startSimulator, type LogLine, type RunningSimulator } from "./support/run-simulator";
 
 const SITE = "site-1";
+const HEALTHCHECK = resolve(__dirname, "../dist/healthcheck.js");
 const SHUTDOWN_TIMEOUT_MS = 3000;
 const MARGIN_MS = 1500;
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `sim-mqtt-${String(i + 1).padStart(3, "0")}`);
@@ -98,6 +103,8 @@ brokerSuite("SIM_TRANSPORT=mqtt against the real broker", () => {
       expect(now - ms).toBeLessThan(60_000);
     }
     expect(sim.output()).not.toMatch(/PRIVATE KEY/);
+    // MQTT 5, clean start 0 (a persistent session), the certificate's CN as the username
+    for (const id of ids(3)) expect(broker.log).toMatch(new RegExp(`New client connected from 127\\.0\\.0\\.1:\\d+ as ${id} \\(p5, c0, k\\d+, u'${id}'\\)`));
   });
 
   test("a publish the ACL denies is dropped with the broker's reason (PUBACK 0x87), logged; the other devices are written", async () => {
@@ -143,6 +150,47 @@ brokerSuite("SIM_TRANSPORT=mqtt against the real broker", () => {
     expect(distinctReadings(subscriber).size).toBe(summary.points_written);
   });
 
+  test("health: healthy while the devices are connected and their readings acknowledged, unhealthy while the broker is away, healthy again after", async () => {
+    const env = mqttEnv(broker, await broker.identityDir(ids(3)), { SIM_HEALTH_MAX_AGE_MS: "1000" });
+    const sim = start(env);
+    const check = () => spawnSync(process.execPath, [HEALTHCHECK], { env, encoding: "utf8" });
+    await waitUntil(() => check().status === 0, 10_000, "healthy");
+    await broker.stop();
+    await waitUntil(() => check().status === 1, 10_000, "unhealthy once the broker is gone");
+    await broker.run();
+    await waitUntil(() => check().status === 0, 15_000, "healthy again");
+    await stopAndSummarize(sim);
+  });
+
+  test("a broker certificate that MQTT_CA_FILE does not vouch for: exit 1 at once with one fatal line naming MQTT_CA_FILE, nothing published", async () => {
+    const stranger = await createTestCa("Another CA");
+    const caFile = join(await broker.identityDir([]), "other-ca.crt");
+    writeFileSync(caFile, stranger.certPem);
+    const sim = start({ ...mqttEnv(broker, await broker.identityDir(ids(1))), MQTT_CA_FILE: caFile, SIM_STARTUP_TIMEOUT_MS: "60000" });
+    expect(await withTimeout(sim.exited, 15_000, "the exit")).toBe(1);
+    const fatal = sim.logs.filter((l) => l.level === 60);
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0].msg).toMatch(/^TLS certificate of the broker localhost:\d+ is not trusted \(\w+: .*\); check that MQTT_CA_FILE holds the CA/);
+    expect(subscriber.messages).toHaveLength(0);
+  });
+
+  test("SIGTERM with readings waiting for a broker that comes back within the shutdown timeout: they are sent and acknowledged, none dropped", async () => {
+    const sim = start(mqttEnv(broker, await broker.identityDir(ids(3))));
+    await subscriber.waitFor(() => subscriber.messages.length >= 15, 20_000, "15 readings");
+    await broker.stop();
+    // by this warning (at most one every 5 s) readings have waited for the broker for 5 s
+    await sim.waitForLog((l) => l.msg === "device cannot connect to the broker, retrying", 15_000, "a failed reconnection");
+    const stopped = signalAndWaitForExit(sim, SHUTDOWN_TIMEOUT_MS + MARGIN_MS);
+    await sim.waitForLog((l) => l.msg === "stopping", 2000, "the shutdown's start");
+    await broker.run();
+    expect((await stopped).code).toBe(0);
+    const summary = await sim.waitForLog(isSummary, 1000, "summary");
+    expect(summary.points_dropped).toBe(0);
+    expect(summary.points_written).toBe(summary.points_generated);
+    await subscriber.waitFor(() => distinctReadings(subscriber).size >= (summary.points_written as number), 10_000, "every acknowledged reading");
+    expect(distinctReadings(subscriber).size).toBe(summary.points_written);
+  });
+
   test("SIGTERM while the broker is down: exit 0 within the shutdown timeout, the unacknowledged readings counted as dropped", async () => {
     const sim = start(mqttEnv(broker, await broker.identityDir(ids(3))));
     await subscriber.waitFor(() => subscriber.messages.length >= 15, 20_000, "15 readings");
@@ -156,3 +204,21 @@ brokerSuite("SIM_TRANSPORT=mqtt against the real broker", () => {
     expect(unacknowledged).toBe(summary.points_dropped);
   });
 });
+
+async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)), timeoutMs);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
