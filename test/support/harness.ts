@@ -4,6 +4,7 @@
 // the stack config and the program's module-level code start clean: one file can run the dev and
 // the prod stack, or a component alone. The config is the one users deploy: Pulumi.yaml's defaults
 // overlaid with Pulumi.<stack>.yaml, then any overrides of the test.
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import type * as PulumiModule from "@pulumi/pulumi";
 import { readStackConfig } from "../../stack-config";
@@ -20,6 +21,11 @@ export interface RecordedResource {
   id: string;
   /** inputs as the provider would receive them (secrets unwrapped) */
   inputs: Record<string, any>;
+  /**
+   * the inputs Pulumi sent as secrets, by path: a property is sent (and stored) secret whole when
+   * any value inside it is, e.g. a loader's "uploads" when one of its files is a key
+   */
+  secretInputs: string[];
 }
 
 /** Values the provider would compute, made recognisable so tests can trace where they flow. */
@@ -30,11 +36,12 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, a
     case "tls:index/privateKey:PrivateKey":
       return {
         privateKeyPem: `-----BEGIN EC PRIVATE KEY-----\nMOCK-KEY-${name}\n-----END EC PRIVATE KEY-----\n`,
+        privateKeyPemPkcs8: `-----BEGIN PRIVATE KEY-----\nMOCK-PKCS8-KEY-${name}\n-----END PRIVATE KEY-----\n`,
         publicKeyPem: `-----BEGIN PUBLIC KEY-----\nMOCK-PUB-${name}\n-----END PUBLIC KEY-----\n`,
       };
     case "tls:index/selfSignedCert:SelfSignedCert":
     case "tls:index/locallySignedCert:LocallySignedCert":
-      return { certPem: `-----BEGIN CERTIFICATE-----\nMOCK-CERT-${name}\n-----END CERTIFICATE-----\n` };
+      return { certPem: `-----BEGIN CERTIFICATE-----\nMOCK-CERT-${name}\n-----END CERTIFICATE-----\n`, validityEndTime: MOCK_NOT_AFTER };
     case "tls:index/certRequest:CertRequest":
       return { certRequestPem: `-----BEGIN CERTIFICATE REQUEST-----\nMOCK-CSR-${name}\n-----END CERTIFICATE REQUEST-----\n` };
     case "docker:index/remoteImage:RemoteImage":
@@ -43,10 +50,16 @@ export function mockOutputs(type: string, name: string, inputs: Record<string, a
       // For a local build (skipPush) the provider's repoDigest is the local image id
       // (@pulumi/docker image.d.ts: "the local image ID, please use `repoDigest`").
       return { imageName: inputs.imageName, repoDigest: `sha256:mock-local-image-id-of-${name}` };
+    case "pulumi-nodejs:dynamic:Resource":
+      // the device CRL (components/device-crl.ts): its PEM names the resource, so tests can trace it
+      return "certificates" in inputs ? { crlPem: `-----BEGIN X509 CRL-----\nMOCK-CRL-${name}\n-----END X509 CRL-----\n`, revoked: [] } : {};
     default:
       return {};
   }
 }
+
+/** The notAfter (RFC 3339) the mock gives every certificate (the provider's validityEndTime). */
+export const MOCK_NOT_AFTER = "2030-01-02T03:04:05Z";
 
 /** Pulumi.yaml defaults, then Pulumi.<stack>.yaml, then overrides: "project:key" to the string the engine passes. */
 export function stackConfig(stack: string, overrides: Record<string, unknown> = {}): Record<string, string> {
@@ -70,10 +83,20 @@ export interface Run {
  * Runs `body` (or the program, index.ts) under mocks with the given stack config and waits until
  * every resource it registered has been recorded.
  */
+export interface RunOptions {
+  /**
+   * Give each container an id derived from its inputs, as a replacement would give it a new one
+   * (nearly every input of the Docker provider's container is ForceNew, the uploads included):
+   * two runs then show which containers an update would replace. Default: the id is the name's.
+   */
+  containerIdsFromInputs?: boolean;
+}
+
 export async function runUnderMocks(
   stack: string,
   config: Record<string, string>,
   body?: (pulumi: typeof PulumiModule) => Record<string, unknown>,
+  options: RunOptions = {},
 ): Promise<Run> {
   const resources: RecordedResource[] = [];
   let pulumi!: typeof PulumiModule;
@@ -85,8 +108,11 @@ export async function runUnderMocks(
       {
         newResource(args) {
           const inputs = unwrapSecrets(args.inputs);
-          const id = `${args.name}-id`;
-          resources.push({ type: args.type, name: args.name, id, inputs });
+          const id =
+            options.containerIdsFromInputs && args.type === CONTAINER
+              ? `${args.name}-id-${createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 12)}`
+              : `${args.name}-id`;
+          resources.push({ type: args.type, name: args.name, id, inputs, secretInputs: secretPaths(args.inputs) });
           return { id, state: { ...args.inputs, ...mockOutputs(args.type, args.name, inputs) } };
         },
         call(args) {
@@ -112,6 +138,16 @@ export async function runUnderMocks(
   return { resources, exports: exported, pulumi };
 }
 
+/** The plain value of an exported output or of an object with outputs inside, all resolved (as Pulumi exports it). */
+export function resolveDeep(pulumi: typeof PulumiModule, value: unknown): Promise<unknown> {
+  return new Promise((r) => pulumi.output(value).apply((v) => r(v)));
+}
+
+/** Whether Pulumi would store an export (an output or an object with outputs inside) as a secret. */
+export function isSecretDeep(pulumi: typeof PulumiModule, value: unknown): Promise<boolean> {
+  return pulumi.isSecret(pulumi.output(value));
+}
+
 /** The plain value of an exported output (or nested object of outputs). */
 export function resolve(pulumi: typeof PulumiModule, value: unknown): Promise<unknown> {
   if (pulumi.Output.isInstance(value)) return new Promise((r) => (value as PulumiModule.Output<unknown>).apply((v) => r(v)));
@@ -134,6 +170,14 @@ function unwrapSecrets(value: any): any {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, unwrapSecrets(v)]));
   }
   return value;
+}
+
+function secretPaths(value: any, path: string[] = []): string[] {
+  if (value && typeof value === "object") {
+    if (value[SECRET_SIG] === "1b47061264138c4ac30d75fd1eb44270") return [path.join(".")];
+    return Object.entries(value).flatMap(([k, v]) => secretPaths(v, [...path, k]));
+  }
+  return [];
 }
 
 // --- queries over recorded resources -------------------------------------------------------------
