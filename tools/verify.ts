@@ -1,21 +1,31 @@
 // npm run verify [-- --stack NAME] [-- --json]: checks a deployed stack from the outside, the way
 // an operator would, and says plainly what passed, what failed and what was not checked.
 //
-//   containers       every service container running, healthy and never restarted; file loaders
-//                    created and never started (docker inspect: State, State.Health, RestartCount)
+//   containers       every service container running, healthy and never restarted (the broker,
+//                    the bridge and the MQTT simulator too when the stack declares MQTT devices,
+//                    and then only); file loaders created and never started (docker inspect:
+//                    State, State.Health, RestartCount)
 //   published ports  InfluxDB published only as influxPublishPort/influxHostPort say (by default
-//                    not at all), Grafana only on grafanaBindAddress:grafanaPort, the simulator not
-//                    at all (docker inspect: NetworkSettings.Ports)
+//                    not at all), Grafana only on grafanaBindAddress:grafanaPort, the broker only
+//                    on mqttBindAddress:mqttPort, the simulators and the bridge not at all (docker
+//                    inspect: NetworkSettings.Ports)
 //   grafana tls      Grafana's certificate verifies against the stack's CA for the URL's host, and
 //                    is not inside its renewal window (certEarlyRenewalHours)
+//   broker tls       (MQTT stacks) a TLS handshake on mqttBindAddress:mqttPort: the broker's
+//                    certificate verifies against the stack's CA for mqttExternalNames[0], outside
+//                    its renewal window, and the broker refuses the session without a client
+//                    certificate (TLS 1.3 alert "certificate required"). No MQTT packet is sent:
+//                    that needs a device certificate, which verify does not hold.
 //   grafana login    the admin credentials are accepted and a wrong password is refused (401)
-//   fresh data       every device wrote a reading within the window, read through Grafana's
-//                    datasource (POST /api/ds/query, datasource uid influxdb-iot, Flux)
+//   fresh data       every simulated device (simDevices over HTTPS, simMqttDevices over MQTT)
+//                    wrote a reading within the window and no device outside the stack did; how
+//                    many declared devices (devices) wrote is reported, a silent one is no failure;
+//                    read through Grafana's datasource (POST /api/ds/query, uid influxdb-iot, Flux)
 //   simulator log    no "points dropped", "metrics lines dropped" or "write failed for good" line
 //                    in what Docker keeps of the simulator's log, no "simulator stopped" summary
 //                    with dropped points or metrics lines, and
 //                    the latest verdict of its health check (the health file: last successful
-//                    write recent)
+//                    write recent); the same for the MQTT simulator ("mqtt simulator log")
 //
 // Run through scripts/verify.sh, which sets up the state backend, the passphrase and the Docker
 // endpoint exactly like npm run up (scripts/prereqs.sh). Each check's decision is a pure function
@@ -23,7 +33,7 @@
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { isIP } from "node:net";
-import { connect as tlsConnect } from "node:tls";
+import { checkServerIdentity, connect as tlsConnect } from "node:tls";
 import { ConfigError, loadSettings, type Settings } from "../settings";
 import { DEFAULT_MEASUREMENT, READING_FIELDS } from "../simulator/src/schema";
 import { type CheckResult, configString, counts, exec as realExec, type Exec, formatReport, ROOT, stackFileConfig } from "./common";
@@ -33,11 +43,24 @@ export const DATASOURCE_UID = "influxdb-iot";
 /** The measurement of the readings (the stack does not set SIM_MEASUREMENT) and a field every reading carries (simulator/src/schema.ts). */
 export const MEASUREMENT = DEFAULT_MEASUREMENT;
 export const FIELD: keyof typeof READING_FIELDS = "temperature_c";
-/** The services of a stack, by the suffix of their container name (iot-<stack>-<service>). */
+/** The services of every stack, by the suffix of their container name (iot-<stack>-<service>). */
 export const SERVICES = ["influxdb", "grafana", "simulator"] as const;
-/** Ports inside the containers (components/influxdb.ts, components/grafana.ts). */
+/** Container name suffixes of the MQTT path (index.ts: MqttBroker "broker", DeviceBridge "bridge", MqttSimulator "mqtt-simulator"). */
+export const BROKER = "broker";
+export const BRIDGE = "bridge";
+export const MQTT_SIMULATOR = "mqtt-simulator";
+/** Ports inside the containers (components/influxdb.ts, components/grafana.ts, components/mqtt-broker.ts). */
 const INFLUX_PORT = "8086/tcp";
 const GRAFANA_PORT = "3000/tcp";
+const BROKER_PORT = "8883/tcp";
+
+/** The services this stack's configuration deploys: the broker and bridge only when MQTT devices are declared, the MQTT simulator only when simMqttDevices > 0. */
+export function stackServices(settings: Settings): string[] {
+  const services: string[] = [...SERVICES];
+  if (settings.mqtt.enabled) services.push(BROKER, BRIDGE);
+  if (settings.mqtt.enabled && settings.mqtt.simulatedDevices.length > 0) services.push(MQTT_SIMULATOR);
+  return services;
+}
 
 // --- containers ----------------------------------------------------------------------------------
 
@@ -65,11 +88,11 @@ export function lastHealthOutput(c: Inspect): string | undefined {
   return log.length > 0 ? log[log.length - 1].Output.trim() : undefined;
 }
 
-export function checkContainers(inspects: Inspect[], prefix: string): CheckResult {
+export function checkContainers(inspects: Inspect[], prefix: string, services: readonly string[] = SERVICES): CheckResult {
   const problems: string[] = [];
   const fine: string[] = [];
   const byName = new Map(inspects.map((c) => [nameOf(c), c]));
-  for (const service of SERVICES) {
+  for (const service of services) {
     const name = `${prefix}-${service}`;
     const c = byName.get(name);
     if (!c) {
@@ -92,7 +115,7 @@ export function checkContainers(inspects: Inspect[], prefix: string): CheckResul
   let loaders = 0;
   for (const c of inspects) {
     const name = nameOf(c);
-    if (SERVICES.some((s) => name === `${prefix}-${s}`)) continue;
+    if (services.some((s) => name === `${prefix}-${s}`)) continue;
     if (name.endsWith("-loader") && neverStarted(c) && !c.State.Running) {
       loaders++;
       continue;
@@ -101,21 +124,26 @@ export function checkContainers(inspects: Inspect[], prefix: string): CheckResul
   }
   const loaderNote = `${loaders} file loader${loaders === 1 ? "" : "s"} created, never started`;
   if (problems.length > 0) return { name: "containers", status: "fail", summary: problems.join("; "), details: fine };
-  return { name: "containers", status: "pass", summary: `${SERVICES.length} services running, healthy and never restarted; ${loaderNote}`, details: fine };
+  return { name: "containers", status: "pass", summary: `${services.length} services running, healthy and never restarted; ${loaderNote}`, details: fine };
 }
 
 // --- published ports -----------------------------------------------------------------------------
 
 export type PortExpectation = Record<string, Array<{ port: string; hostIp: string; hostPort: string }>>;
 
-/** What the configuration says each service publishes (components/influxdb.ts, grafana.ts, simulator.ts). */
+/** What the configuration says each service publishes (components/influxdb.ts, grafana.ts, simulator.ts, mqtt-broker.ts, device-bridge.ts, mqtt-simulator.ts). */
 export function expectedPorts(settings: Settings): PortExpectation {
   const prefix = settings.namePrefix;
-  return {
+  const expected: PortExpectation = {
     [`${prefix}-influxdb`]: settings.influx.publishPort ? [{ port: INFLUX_PORT, hostIp: "127.0.0.1", hostPort: String(settings.influx.hostPort) }] : [],
     [`${prefix}-grafana`]: [{ port: GRAFANA_PORT, hostIp: settings.grafana.bindAddress, hostPort: String(settings.grafana.port) }],
     [`${prefix}-simulator`]: [],
   };
+  const services = stackServices(settings);
+  if (services.includes(BROKER)) expected[`${prefix}-${BROKER}`] = [{ port: BROKER_PORT, hostIp: settings.mqtt.bindAddress, hostPort: String(settings.mqtt.port) }];
+  if (services.includes(BRIDGE)) expected[`${prefix}-${BRIDGE}`] = [];
+  if (services.includes(MQTT_SIMULATOR)) expected[`${prefix}-${MQTT_SIMULATOR}`] = [];
+  return expected;
 }
 
 const describePublished = (p: { port: string; hostIp: string; hostPort: string }) => `${p.port} on ${p.hostIp || "every address"}:${p.hostPort}`;
@@ -155,16 +183,20 @@ export interface TlsProbe {
 }
 
 export function checkCertificate(probe: TlsProbe, url: string, earlyRenewalHours: number, now: Date): CheckResult {
-  const name = "grafana tls";
-  if (probe.error) return { name, status: "fail", summary: `no TLS session with ${url}: ${probe.error}` };
-  if (!probe.authorized) return { name, status: "fail", summary: `the certificate of ${url} does not verify against the stack's CA: ${probe.authorizationError}` };
-  if (!probe.validTo || Number.isNaN(probe.validTo.getTime())) return { name, status: "fail", summary: "the certificate's expiry could not be read" };
+  return { name: "grafana tls", ...certificateVerdict(probe, url, earlyRenewalHours, now) };
+}
+
+/** The server certificate's verdict, shared by Grafana's and the broker's checks; `where` names what was dialled. */
+function certificateVerdict(probe: TlsProbe, where: string, earlyRenewalHours: number, now: Date): Omit<CheckResult, "name"> {
+  if (probe.error) return { status: "fail", summary: `no TLS session with ${where}: ${probe.error}` };
+  if (!probe.authorized) return { status: "fail", summary: `the certificate of ${where} does not verify against the stack's CA: ${probe.authorizationError}` };
+  if (!probe.validTo || Number.isNaN(probe.validTo.getTime())) return { status: "fail", summary: "the certificate's expiry could not be read" };
   const hoursLeft = (probe.validTo.getTime() - now.getTime()) / 3_600_000;
   const until = `valid until ${probe.validTo.toISOString()} (${Math.floor(hoursLeft)} h)`;
   if (hoursLeft <= earlyRenewalHours) {
-    return { name, status: "fail", summary: `${until}: inside the renewal window of ${earlyRenewalHours} h; run npm run up to renew it` };
+    return { status: "fail", summary: `${until}: inside the renewal window of ${earlyRenewalHours} h; run npm run up to renew it` };
   }
-  return { name, status: "pass", summary: `verifies against the stack's CA, ${until}, outside the renewal window of ${earlyRenewalHours} h` };
+  return { status: "pass", summary: `verifies against the stack's CA, ${until}, outside the renewal window of ${earlyRenewalHours} h` };
 }
 
 /** Opens a TLS session to the URL's host and port, trusting only `caPem`, and reads the peer certificate. */
@@ -194,6 +226,90 @@ export function probeTls(url: string, caPem: string, timeoutMs = 10_000): Promis
     socket.once("timeout", () => done({ authorized: false, error: `no answer within ${timeoutMs} ms` }));
     socket.once("error", (error) => done({ authorized: false, error: error.message }));
   });
+}
+
+// --- the broker's TLS listener -------------------------------------------------------------------
+
+export interface BrokerTlsProbe extends TlsProbe {
+  /** what the broker did with a session that offered no client certificate */
+  withoutClientCertificate?: "refused" | "kept open" | { closed: string };
+}
+
+/** OpenSSL's error for the TLS 1.3 alert certificate_required (116, RFC 8446 §4.4.2.4), as Node names it. */
+export const CERTIFICATE_REQUIRED_ALERT = "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED";
+
+/**
+ * One TLS 1.3 handshake with the broker, without a client certificate, trusting only `caPem` and
+ * checking the certificate against `name` (the name devices dial). TLS 1.3 because there the client
+ * verifies the server's certificate before the server judges the client's (empty) one, so one
+ * session shows both; Mosquitto with require_certificate then answers with the alert
+ * certificate_required. No MQTT packet is sent. `refusalMs` bounds the wait for that alert.
+ */
+export function probeBrokerTls(host: string, port: number, name: string, caPem: string, timeoutMs = 10_000, refusalMs = 5000): Promise<BrokerTlsProbe> {
+  return new Promise((resolve) => {
+    let probe: BrokerTlsProbe | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const socket = tlsConnect({
+      host,
+      port,
+      ca: caPem,
+      servername: isIP(name) === 0 ? name : undefined,
+      checkServerIdentity: (_dialled, cert) => checkServerIdentity(name, cert),
+      minVersion: "TLSv1.3",
+      rejectUnauthorized: false,
+      timeout: timeoutMs,
+    });
+    const done = (result: BrokerTlsProbe) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(result);
+    };
+    socket.once("secureConnect", () => {
+      socket.setTimeout(0);
+      const cert = socket.getPeerCertificate();
+      probe = {
+        authorized: socket.authorized,
+        authorizationError: socket.authorizationError ? String(socket.authorizationError) : undefined,
+        validTo: cert?.valid_to ? new Date(cert.valid_to) : undefined,
+      };
+      timer = setTimeout(() => done({ ...probe!, withoutClientCertificate: "kept open" }), refusalMs);
+      // the alert arrives as an error on the next read
+      socket.resume();
+    });
+    socket.once("timeout", () => done({ authorized: false, error: `no answer within ${timeoutMs} ms` }));
+    socket.once("error", (error: NodeJS.ErrnoException) => {
+      if (!probe) return done({ authorized: false, error: error.code ? `${error.code}: ${error.message}` : error.message });
+      done({ ...probe, withoutClientCertificate: error.code === CERTIFICATE_REQUIRED_ALERT ? "refused" : { closed: error.code ?? error.message } });
+    });
+    socket.once("close", () => {
+      if (probe) done({ ...probe, withoutClientCertificate: { closed: "closed without an alert" } });
+    });
+  });
+}
+
+/** Where verify dials the broker: its published address (0.0.0.0 means every address of the host, so loopback). */
+export function brokerAddress(settings: Settings): { host: string; port: number } {
+  return { host: settings.mqtt.bindAddress === "0.0.0.0" ? "127.0.0.1" : settings.mqtt.bindAddress, port: settings.mqtt.port };
+}
+
+export function checkBrokerTls(probe: BrokerTlsProbe, address: string, name: string, earlyRenewalHours: number, now: Date): CheckResult {
+  const checkName = "broker tls";
+  const certificate = certificateVerdict(probe, `${address} (as ${name})`, earlyRenewalHours, now);
+  if (certificate.status !== "pass") return { name: checkName, ...certificate };
+  const without = probe.withoutClientCertificate;
+  if (without !== "refused") {
+    const what = without === "kept open" || without === undefined ? "kept the session open" : `closed it another way (${without.closed})`;
+    return {
+      name: checkName,
+      status: "fail",
+      summary: `the broker on ${address} took a TLS session without a client certificate and ${what}, instead of refusing it with the alert certificate_required (require_certificate true)`,
+    };
+  }
+  return {
+    name: checkName,
+    status: "pass",
+    summary: `${address} serves TLS 1.3 with a certificate for ${name} that ${certificate.summary}; a session without a client certificate is refused (certificate required)`,
+  };
 }
 
 // --- HTTP ----------------------------------------------------------------------------------------
@@ -248,18 +364,53 @@ export function freshnessWindowMs(intervalMs: number): number {
   return Math.max(120_000, 3 * intervalMs);
 }
 
-/** The two Flux queries: how many devices wrote in the window, and the newest reading's time. */
-export function freshDataQuery(bucket: string, windowMs: number, now: Date): Record<string, unknown> {
-  const seconds = Math.ceil(windowMs / 1000);
-  const base = `from(bucket: ${JSON.stringify(bucket)}) |> range(start: -${seconds}s) |> filter(fn: (r) => r._measurement == "${MEASUREMENT}" and r._field == "${FIELD}")`;
+/** The devices whose readings the stack expects, by how they arrive. */
+export interface DeviceExpectation {
+  /** simDevices: the simulator's devices writing over HTTPS (dev-000001 …), counted, not named */
+  https: number;
+  /** the MQTT simulator's devices (sim-mqtt-001 …): each must write */
+  simulatedMqtt: string[];
+  /** declared real devices (`devices`): allowed, reported, not required (they may be switched off) */
+  declared: string[];
+}
+
+export function deviceExpectation(settings: Settings): DeviceExpectation {
   return {
-    from: String(now.getTime() - windowMs),
-    to: String(now.getTime()),
-    queries: [
-      { refId: "devices", datasource: { uid: DATASOURCE_UID }, query: `${base} |> group(columns: ["device"]) |> last() |> group() |> count()` },
-      { refId: "newest", datasource: { uid: DATASOURCE_UID }, query: `${base} |> group() |> keep(columns: ["_time"]) |> sort(columns: ["_time"], desc: true) |> limit(n: 1)` },
-    ],
+    https: settings.simulator.devices,
+    simulatedMqtt: settings.mqtt.enabled ? settings.mqtt.simulatedDevices.map((d) => d.id) : [],
+    declared: settings.mqtt.enabled ? settings.mqtt.devices.map((d) => d.id) : [],
   };
+}
+
+/**
+ * The Flux queries: how many devices wrote in the window, the newest reading's time, and, when
+ * the stack has MQTT devices, which of them (by name) wrote. The simulator's HTTPS devices are
+ * only counted: they can be 100,000, and Grafana refuses a table longer than a small multiple of
+ * maxDataPoints (1.5 × in pkg/tsdb/influxdb/flux/executor.go); the MQTT ones are at most 1000
+ * (settings.ts MAX_MQTT_DEVICES).
+ */
+export function freshDataQuery(bucket: string, windowMs: number, now: Date, namedDevices: readonly string[] = []): Record<string, unknown> {
+  const seconds = Math.ceil(windowMs / 1000);
+  const select = (extra = "") =>
+    `from(bucket: ${JSON.stringify(bucket)}) |> range(start: -${seconds}s) |> filter(fn: (r) => r._measurement == "${MEASUREMENT}" and r._field == "${FIELD}"${extra})`;
+  const base = select();
+  const queries: Array<Record<string, unknown>> = [
+    { refId: "devices", datasource: { uid: DATASOURCE_UID }, query: `${base} |> group(columns: ["device"]) |> last() |> group() |> count()` },
+    { refId: "newest", datasource: { uid: DATASOURCE_UID }, query: `${base} |> group() |> keep(columns: ["_time"]) |> sort(columns: ["_time"], desc: true) |> limit(n: 1)` },
+  ];
+  if (namedDevices.length > 0) {
+    // Device ids are [a-z0-9-] (settings.ts DEVICE_ID): nothing in them is special in a regex. A
+    // regex on a tag is part of the filter InfluxDB pushes down to its storage.
+    const oneOf = ` and r.device =~ /^(${namedDevices.join("|")})$/`;
+    queries.push({
+      refId: "named",
+      datasource: { uid: DATASOURCE_UID },
+      // /api/ds/query takes 100 when a query does not say (pkg/services/query/query.go)
+      maxDataPoints: Math.max(100, namedDevices.length),
+      query: `${select(oneOf)} |> group(columns: ["device"]) |> last() |> group() |> keep(columns: ["device"])`,
+    });
+  }
+  return { from: String(now.getTime() - windowMs), to: String(now.getTime()), queries };
 }
 
 interface Frame {
@@ -278,8 +429,18 @@ function fieldValues(frames: Frame[], match: (field: { name?: string; type?: str
   return out;
 }
 
-export function checkFreshData(answer: HttpAnswer, expectedDevices: number, windowMs: number, now: Date): CheckResult {
+/** At most this many ids in a detail line. */
+const LISTED_IDS = 10;
+const listIds = (ids: string[]) => (ids.length > LISTED_IDS ? `${ids.slice(0, LISTED_IDS).join(", ")} and ${ids.length - LISTED_IDS} more` : ids.join(", "));
+
+/**
+ * `expected` as a number: that many simulated devices over HTTPS and nothing else (a stack
+ * without MQTT devices).
+ */
+export function checkFreshData(answer: HttpAnswer, expected: number | DeviceExpectation, windowMs: number, now: Date): CheckResult {
   const name = "fresh data";
+  const exp = typeof expected === "number" ? { https: expected, simulatedMqtt: [], declared: [] } : expected;
+  const named = [...exp.simulatedMqtt, ...exp.declared];
   let doc: any;
   try {
     doc = JSON.parse(answer.body);
@@ -289,7 +450,7 @@ export function checkFreshData(answer: HttpAnswer, expectedDevices: number, wind
   if (answer.status !== 200 || !doc?.results) {
     return { name, status: "fail", summary: `Grafana's datasource query failed (HTTP ${answer.status}: ${excerpt(doc?.message ?? doc?.results?.devices?.error ?? answer.body)})` };
   }
-  for (const refId of ["devices", "newest"]) {
+  for (const refId of named.length > 0 ? ["devices", "newest", "named"] : ["devices", "newest"]) {
     const result = doc.results[refId];
     if (!result) return { name, status: "fail", summary: `Grafana's answer has no result for the "${refId}" query` };
     if (result.error) return { name, status: "fail", summary: `the "${refId}" query failed in the datasource: ${excerpt(String(result.error))}` };
@@ -301,19 +462,54 @@ export function checkFreshData(answer: HttpAnswer, expectedDevices: number, wind
   if (times.length === 0 || devices === 0) return { name, status: "fail", summary: `no reading in the last ${seconds} s` };
   const ageMs = now.getTime() - Math.max(...times);
   const newest = `newest reading ${Math.max(0, Math.round(ageMs / 1000))} s old`;
-  if (devices < expectedDevices) {
-    return { name, status: "fail", summary: `${devices} of ${expectedDevices} devices wrote in the last ${seconds} s (${newest})` };
+  if (named.length === 0) {
+    if (devices < exp.https) return { name, status: "fail", summary: `${devices} of ${exp.https} devices wrote in the last ${seconds} s (${newest})` };
+    if (devices > exp.https) {
+      return { name, status: "fail", summary: `${devices} devices wrote in the last ${seconds} s, but the stack runs ${exp.https}: data from elsewhere in the bucket?` };
+    }
+    return { name, status: "pass", summary: `all ${exp.https} devices wrote in the last ${seconds} s (${newest}), read through Grafana's datasource ${DATASOURCE_UID}` };
   }
-  if (devices > expectedDevices) {
-    return { name, status: "fail", summary: `${devices} devices wrote in the last ${seconds} s, but the stack runs ${expectedDevices}: data from elsewhere in the bucket?` };
+
+  const wrote = new Set(fieldValues(doc.results.named.frames ?? [], (f) => f.name === "device").map(String));
+  const mqttWrote = exp.simulatedMqtt.filter((id) => wrote.has(id));
+  const mqttSilent = exp.simulatedMqtt.filter((id) => !wrote.has(id));
+  const declaredWrote = exp.declared.filter((id) => wrote.has(id));
+  const declaredSilent = exp.declared.filter((id) => !wrote.has(id));
+  // every device not named in the query: the simulator's HTTPS devices, and anything else
+  const unnamed = devices - mqttWrote.length - declaredWrote.length;
+  const simulated = exp.https + exp.simulatedMqtt.length;
+  const simulatedWrote = Math.min(unnamed, exp.https) + mqttWrote.length;
+  const declaredNote = exp.declared.length > 0 ? `; ${declaredWrote.length} of ${exp.declared.length} declared device${exp.declared.length === 1 ? "" : "s"} wrote` : "";
+  const details: string[] = [];
+  if (mqttSilent.length > 0) details.push(`simulated MQTT devices silent in the last ${seconds} s: ${listIds(mqttSilent)}`);
+  if (declaredWrote.length > 0) details.push(`declared devices that wrote: ${listIds(declaredWrote)}`);
+  if (declaredSilent.length > 0) {
+    details.push(`declared devices silent in the last ${seconds} s: ${listIds(declaredSilent)} (a real device may be switched off or not installed yet: not a failure of the stack)`);
   }
-  return { name, status: "pass", summary: `all ${expectedDevices} devices wrote in the last ${seconds} s (${newest}), read through Grafana's datasource ${DATASOURCE_UID}` };
+  const problems: string[] = [];
+  if (simulatedWrote < simulated) {
+    problems.push(
+      `${simulatedWrote} of ${simulated} simulated devices wrote in the last ${seconds} s (${Math.min(unnamed, exp.https)} of ${exp.https} over HTTPS, ${mqttWrote.length} of ${exp.simulatedMqtt.length} over MQTT; ${newest})`,
+    );
+  }
+  if (unnamed > exp.https) {
+    problems.push(
+      `${devices} devices wrote in the last ${seconds} s, but the stack runs ${simulated} simulated devices${exp.declared.length > 0 ? ` and declares ${exp.declared.length} more` : ""}: data from elsewhere in the bucket?`,
+    );
+  }
+  if (problems.length > 0) return { name, status: "fail", summary: `${problems.join("; ")}${declaredNote}`, details };
+  return {
+    name,
+    status: "pass",
+    summary: `all ${simulated} simulated devices wrote in the last ${seconds} s (${exp.https} over HTTPS, ${exp.simulatedMqtt.length} over MQTT; ${newest}), read through Grafana's datasource ${DATASOURCE_UID}${declaredNote}`,
+    details,
+  };
 }
 
 // --- the simulator's log -------------------------------------------------------------------------
 
-export function checkSimulatorLog(log: string, simulator: Inspect | undefined): CheckResult {
-  const name = "simulator log";
+/** `name` and `container` tell the HTTPS simulator ("simulator log") from the MQTT one ("mqtt simulator log"): both log the same way. */
+export function checkSimulatorLog(log: string, simulator: Inspect | undefined, name = "simulator log", container = "the simulator container"): CheckResult {
   let lines = 0;
   let dropped = 0;
   let dropLines = 0;
@@ -348,7 +544,7 @@ export function checkSimulatorLog(log: string, simulator: Inspect | undefined): 
   if (failedForGood > 0) problems.push(`${failedForGood} "write failed for good" lines`);
   if (stoppedWithDrops.length > 0) problems.push(`an earlier run stopped with ${stoppedWithDrops.join("; ")} dropped`);
   if (fatal.length > 0) problems.push(`fatal: ${fatal.join("; ")}`);
-  if (!simulator) problems.push("the simulator container was not found");
+  if (!simulator) problems.push(`${container} was not found`);
   else if (!health?.startsWith("healthy:")) problems.push(healthNote);
   if (lines === 0) problems.push("no JSON log line at all (is it logging?)");
   if (problems.length > 0) return { name, status: "fail", summary: problems.join("; ") };
@@ -399,6 +595,7 @@ export interface VerifyDeps {
   exec: Exec;
   request: HttpRequest;
   probeTls: (url: string, caPem: string) => Promise<TlsProbe>;
+  probeBrokerTls: (host: string, port: number, name: string, caPem: string) => Promise<BrokerTlsProbe>;
   now: () => Date;
   root: string;
 }
@@ -433,6 +630,7 @@ export async function runVerify(stack: string, deps: VerifyDeps): Promise<Verify
   }
   const results: CheckResult[] = [];
   const prefix = settings.namePrefix;
+  const services = stackServices(settings);
 
   // Docker: the stack's containers (names start with iot-<stack>-), inspected.
   const listed = await deps.exec("docker", ["ps", "-a", "--format", "{{.Names}}"], { timeoutMs: 60_000 });
@@ -448,7 +646,7 @@ export async function runVerify(stack: string, deps: VerifyDeps): Promise<Verify
       results.push({ name: "containers", status: "fail", summary: why }, { name: "published ports", status: "fail", summary: why });
     } else {
       inspects = JSON.parse(inspected.stdout);
-      results.push(checkContainers(inspects, prefix), checkPublishedPorts(inspects, expectedPorts(settings)));
+      results.push(checkContainers(inspects, prefix, services), checkPublishedPorts(inspects, expectedPorts(settings)));
     }
   }
 
@@ -461,6 +659,13 @@ export async function runVerify(stack: string, deps: VerifyDeps): Promise<Verify
     results.push({ name: "grafana tls", status: "fail", summary: "the stack has no caCertificatePem output" });
   } else {
     results.push(checkCertificate(await deps.probeTls(url, ca), url, settings.tls.earlyRenewalHours, deps.now()));
+  }
+  // The broker's listener on its published address (settings.ts refuses MQTT devices without TLS).
+  if (services.includes(BROKER)) {
+    const { host, port } = brokerAddress(settings);
+    const name = settings.mqtt.externalNames[0];
+    if (!ca) results.push({ name: "broker tls", status: "fail", summary: "the stack has no caCertificatePem output" });
+    else results.push(checkBrokerTls(await deps.probeBrokerTls(host, port, name, ca), `${host}:${port}`, name, settings.tls.earlyRenewalHours, deps.now()));
   }
 
   const user = outputs.grafanaAdminUser;
@@ -476,22 +681,27 @@ export async function runVerify(stack: string, deps: VerifyDeps): Promise<Verify
 
   const windowMs = freshnessWindowMs(settings.simulator.intervalMs);
   const now = deps.now();
+  const devices = deviceExpectation(settings);
   const data = await ask("/api/ds/query", {
     method: "POST",
     headers: { ...auth, "content-type": "application/json" },
-    body: JSON.stringify(freshDataQuery(settings.influx.bucket, windowMs, now)),
+    body: JSON.stringify(freshDataQuery(settings.influx.bucket, windowMs, now, [...devices.simulatedMqtt, ...devices.declared])),
   });
 
   // Last, so that the one failed login it records comes after every authenticated request.
   const wrong = right.status === 200 ? await ask("/api/user", { headers: { authorization: basicAuth(user, `${outputs.grafanaAdminPassword}-wrong`) } }) : undefined;
-  results.push(checkLogin(right, wrong, user), checkFreshData(data, settings.simulator.devices, windowMs, now));
+  results.push(checkLogin(right, wrong, user), checkFreshData(data, devices, windowMs, now));
 
   // The simulator's log, as Docker keeps it (json-file, rotated by logMaxSize/logMaxFiles).
-  const simulatorName = `${prefix}-simulator`;
-  const simulator = inspects.find((c) => nameOf(c) === simulatorName);
-  const logs = simulator ? await deps.exec("docker", ["logs", simulatorName], { timeoutMs: 120_000 }) : undefined;
-  if (logs && logs.status !== 0) results.push({ name: "simulator log", status: "fail", summary: `docker logs failed: ${(logs.error ?? logs.stderr).trim()}` });
-  else results.push(checkSimulatorLog(logs ? `${logs.stdout}\n${logs.stderr}` : "", simulator));
+  const simulatorLogs: Array<[string, string, string]> = [["simulator", "simulator log", "the simulator container"]];
+  if (services.includes(MQTT_SIMULATOR)) simulatorLogs.push([MQTT_SIMULATOR, "mqtt simulator log", "the MQTT simulator container"]);
+  for (const [service, check, label] of simulatorLogs) {
+    const containerName = `${prefix}-${service}`;
+    const simulator = inspects.find((c) => nameOf(c) === containerName);
+    const logs = simulator ? await deps.exec("docker", ["logs", containerName], { timeoutMs: 120_000 }) : undefined;
+    if (logs && logs.status !== 0) results.push({ name: check, status: "fail", summary: `docker logs failed: ${(logs.error ?? logs.stderr).trim()}` });
+    else results.push(checkSimulatorLog(logs ? `${logs.stdout}\n${logs.stderr}` : "", simulator, check, label));
+  }
 
   return finish(stack, url, results);
 }
@@ -517,7 +727,7 @@ async function main(): Promise<number> {
     console.error(`verify: ${(error as Error).message}\nusage: npm run verify [-- --stack NAME] [-- --json]`);
     return 2;
   }
-  const run = await runVerify(options.stack, { exec: realExec, request, probeTls, now: () => new Date(), root: ROOT });
+  const run = await runVerify(options.stack, { exec: realExec, request, probeTls, probeBrokerTls, now: () => new Date(), root: ROOT });
   console.log(options.json ? JSON.stringify(run.json, null, 2) : run.report);
   return run.exitCode;
 }

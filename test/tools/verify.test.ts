@@ -5,16 +5,22 @@
 import { readFileSync } from "node:fs";
 import { createServer as createHttpsServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import { createServer as createTlsServer, type Server as TlsServer } from "node:tls";
 import { join } from "node:path";
 import { stackFileConfig, type Exec } from "../../tools/common";
 import {
   basicAuth,
+  brokerAddress,
+  type BrokerTlsProbe,
+  checkBrokerTls,
   checkCertificate,
   checkContainers,
   checkFreshData,
   checkLogin,
   checkPublishedPorts,
   checkSimulatorLog,
+  type DeviceExpectation,
+  deviceExpectation,
   expectedPorts,
   freshDataQuery,
   freshnessWindowMs,
@@ -22,9 +28,11 @@ import {
   type Inspect,
   mergeConfig,
   parseArgs,
+  probeBrokerTls,
   probeTls,
   request,
   runVerify,
+  stackServices,
 } from "../../tools/verify";
 import { loadSettings } from "../../settings";
 import { ROOT } from "../support/harness";
@@ -43,6 +51,9 @@ const HEALTHY_SIMULATOR = (c: any) => {
 };
 const settingsOf = (stack: string, overrides: Record<string, string> = {}) =>
   loadSettings({ ...stackFileConfig(stack), ...Object.fromEntries(Object.entries(overrides).map(([k, v]) => [`secure-iot:${k}`, v])) }, stack);
+/** The dev stack as it was before MQTT: no devices, no simulated MQTT devices, so no broker and no bridge. */
+const NO_MQTT = { simMqttDevices: "0", devices: "[]" };
+const SIM_MQTT = ["sim-mqtt-001", "sim-mqtt-002", "sim-mqtt-003"];
 
 describe("containers (docker inspect recorded on Engine 20.10)", () => {
   const stackOk = () => [
@@ -90,30 +101,77 @@ describe("containers (docker inspect recorded on Engine 20.10)", () => {
       "iot-dev-simulator: no such container; iot-dev-simulator-files-loader: a file loader that was started (loaders are only ever created); iot-dev-debug: not a container of the stack (running)",
     );
   });
+
+  describe("with MQTT devices", () => {
+    const mqttStack = () => [
+      ...stackOk(),
+      container("healthy", "iot-dev-broker"),
+      container("healthy", "iot-dev-bridge"),
+      container("healthy", "iot-dev-mqtt-simulator", HEALTHY_SIMULATOR),
+      container("loader", "iot-dev-broker-files-loader"),
+      container("loader", "iot-dev-bridge-files-loader"),
+      container("loader", "iot-dev-mqtt-simulator-files-loader"),
+    ];
+
+    test("which services a configuration deploys: the broker and bridge with any MQTT device, the MQTT simulator only with simMqttDevices > 0", () => {
+      expect(stackServices(settingsOf("dev"))).toEqual(["influxdb", "grafana", "simulator", "broker", "bridge", "mqtt-simulator"]);
+      expect(stackServices(settingsOf("dev", { simMqttDevices: "0", devices: '["pump-7"]' }))).toEqual(["influxdb", "grafana", "simulator", "broker", "bridge"]);
+      expect(stackServices(settingsOf("dev", NO_MQTT))).toEqual(["influxdb", "grafana", "simulator"]);
+    });
+
+    test("the dev stack (simMqttDevices 3): broker, bridge and MQTT simulator running, healthy, never restarted: pass", () => {
+      const result = checkContainers(mqttStack(), "iot-dev", stackServices(settingsOf("dev")));
+      expect(result).toMatchObject({ status: "pass", summary: "6 services running, healthy and never restarted; 5 file loaders created, never started" });
+      expect(result.details).toContain("iot-dev-broker: running, healthy, never restarted");
+    });
+
+    test("a bridge that restarted, an unhealthy broker, a missing MQTT simulator: each named, like the other services", () => {
+      const c = mqttStack().filter((x) => x.Name !== "/iot-dev-mqtt-simulator");
+      c[5] = container("healthy", "iot-dev-broker", (x) => {
+        x.State.Health.Status = "unhealthy";
+        x.State.Health.Log.at(-1).Output = "Error: Connection refused\n";
+      });
+      c[6] = container("healthy", "iot-dev-bridge", (x) => (x.RestartCount = 3));
+      expect(checkContainers(c, "iot-dev", stackServices(settingsOf("dev"))).summary).toBe(
+        "iot-dev-broker: health unhealthy (last check: Error: Connection refused); iot-dev-bridge: restarted 3 times since it was created; iot-dev-mqtt-simulator: no such container",
+      );
+    });
+
+    test("a stack without MQTT devices: a broker, bridge or MQTT simulator left running is not a container of the stack", () => {
+      expect(checkContainers(mqttStack(), "iot-dev", stackServices(settingsOf("dev", NO_MQTT))).summary).toBe(
+        "iot-dev-broker: not a container of the stack (running); iot-dev-bridge: not a container of the stack (running); iot-dev-mqtt-simulator: not a container of the stack (running)",
+      );
+    });
+
+    test("devices declared and simMqttDevices 0: an MQTT simulator left running is not a container of the stack", () => {
+      const result = checkContainers(mqttStack(), "iot-dev", stackServices(settingsOf("dev", { simMqttDevices: "0", devices: '["pump-7"]' })));
+      expect(result.summary).toBe("iot-dev-mqtt-simulator: not a container of the stack (running)");
+    });
+  });
 });
 
 describe("published ports", () => {
   const grafanaOn = (ip: string, port: string) => (x: any) => (x.NetworkSettings.Ports = { "3000/tcp": [{ HostIp: ip, HostPort: port }] });
   const stack = (influx: Inspect) => [influx, container("loader", "iot-dev-grafana", grafanaOn("127.0.0.1", "3000")), container("loader", "iot-dev-simulator")];
 
-  test("the shipped dev stack: InfluxDB not published, Grafana on 127.0.0.1:3000, the simulator not published", () => {
-    const result = checkPublishedPorts(stack(container("unhealthy", "iot-dev-influxdb")), expectedPorts(settingsOf("dev")));
+  test("the dev stack without MQTT devices: InfluxDB not published, Grafana on 127.0.0.1:3000, the simulator not published", () => {
+    const result = checkPublishedPorts(stack(container("unhealthy", "iot-dev-influxdb")), expectedPorts(settingsOf("dev", NO_MQTT)));
     expect(result).toMatchObject({ status: "pass" });
     expect(result.details).toEqual(["iot-dev-influxdb: nothing published", "iot-dev-grafana: 3000/tcp on 127.0.0.1:3000", "iot-dev-simulator: nothing published"]);
   });
 
   test("InfluxDB published although influxPublishPort is false: fail, naming the binding", () => {
-    const result = checkPublishedPorts(stack(container("healthy", "iot-dev-influxdb")), expectedPorts(settingsOf("dev")));
+    const result = checkPublishedPorts(stack(container("healthy", "iot-dev-influxdb")), expectedPorts(settingsOf("dev", NO_MQTT)));
     expect(result).toMatchObject({ status: "fail", summary: "iot-dev-influxdb is published beyond the configuration: 8086/tcp on 127.0.0.1:18086" });
   });
 
   test("InfluxDB published on 127.0.0.1:<influxHostPort> when the configuration says so: pass", () => {
-    const settings = settingsOf("dev", { influxPublishPort: "true", influxHostPort: "18086" });
+    const settings = settingsOf("dev", { ...NO_MQTT, influxPublishPort: "true", influxHostPort: "18086" });
     expect(checkPublishedPorts(stack(container("healthy", "iot-dev-influxdb")), expectedPorts(settings)).status).toBe("pass");
   });
 
   test("published on every address (0.0.0.0 and ::, as Docker records a binding without an address): fail", () => {
-    const settings = settingsOf("dev", { influxPublishPort: "true", influxHostPort: "18087" });
+    const settings = settingsOf("dev", { ...NO_MQTT, influxPublishPort: "true", influxHostPort: "18087" });
     const result = checkPublishedPorts(stack(container("everywhere", "iot-dev-influxdb")), expectedPorts(settings));
     expect(result.summary).toBe(
       "iot-dev-influxdb is published beyond the configuration: 8086/tcp on 0.0.0.0:18087, 8086/tcp on :::18087; iot-dev-influxdb is not published as configured: 8086/tcp on 127.0.0.1:18087 missing",
@@ -123,7 +181,50 @@ describe("published ports", () => {
   test("Grafana on another address or port than configured: fail", () => {
     const c = stack(container("unhealthy", "iot-dev-influxdb"));
     c[1] = container("loader", "iot-dev-grafana", grafanaOn("0.0.0.0", "3000"));
-    expect(checkPublishedPorts(c, expectedPorts(settingsOf("dev"))).summary).toMatch(/^iot-dev-grafana is published beyond the configuration: 3000\/tcp on 0\.0\.0\.0:3000; iot-dev-grafana is not published as configured/);
+    expect(checkPublishedPorts(c, expectedPorts(settingsOf("dev", NO_MQTT))).summary).toMatch(/^iot-dev-grafana is published beyond the configuration: 3000\/tcp on 0\.0\.0\.0:3000; iot-dev-grafana is not published as configured/);
+  });
+
+  describe("with MQTT devices", () => {
+    const brokerOn = (ip: string, port: string) => (x: any) => (x.NetworkSettings.Ports = { "8883/tcp": [{ HostIp: ip, HostPort: port }] });
+    const mqttStack = (broker: Inspect) => [
+      ...stack(container("unhealthy", "iot-dev-influxdb")),
+      broker,
+      container("loader", "iot-dev-bridge"),
+      container("loader", "iot-dev-mqtt-simulator"),
+    ];
+
+    test("the shipped dev stack: the broker on 127.0.0.1:8883 only, the bridge and the MQTT simulator not published", () => {
+      const result = checkPublishedPorts(mqttStack(container("loader", "iot-dev-broker", brokerOn("127.0.0.1", "8883"))), expectedPorts(settingsOf("dev")));
+      expect(result).toMatchObject({ status: "pass" });
+      expect(result.details!.slice(3)).toEqual(["iot-dev-broker: 8883/tcp on 127.0.0.1:8883", "iot-dev-bridge: nothing published", "iot-dev-mqtt-simulator: nothing published"]);
+    });
+
+    test("the broker on mqttBindAddress:mqttPort when they are changed: pass; on the old address: fail", () => {
+      const settings = settingsOf("dev", { mqttBindAddress: "192.168.1.10", mqttPort: "18883" });
+      expect(checkPublishedPorts(mqttStack(container("loader", "iot-dev-broker", brokerOn("192.168.1.10", "18883"))), expectedPorts(settings)).status).toBe("pass");
+      expect(checkPublishedPorts(mqttStack(container("loader", "iot-dev-broker", brokerOn("127.0.0.1", "8883"))), expectedPorts(settings)).summary).toBe(
+        "iot-dev-broker is published beyond the configuration: 8883/tcp on 127.0.0.1:8883; iot-dev-broker is not published as configured: 8883/tcp on 192.168.1.10:18883 missing",
+      );
+    });
+
+    test("the broker on every address although mqttBindAddress is loopback: fail", () => {
+      const result = checkPublishedPorts(mqttStack(container("loader", "iot-dev-broker", brokerOn("0.0.0.0", "8883"))), expectedPorts(settingsOf("dev")));
+      expect(result.summary).toMatch(/^iot-dev-broker is published beyond the configuration: 8883\/tcp on 0\.0\.0\.0:8883; /);
+    });
+
+    test("a bridge or an MQTT simulator that publishes a port: fail", () => {
+      const c = mqttStack(container("loader", "iot-dev-broker", brokerOn("127.0.0.1", "8883")));
+      c[4] = container("loader", "iot-dev-bridge", (x) => (x.NetworkSettings.Ports = { "8080/tcp": [{ HostIp: "127.0.0.1", HostPort: "8080" }] }));
+      c[5] = container("loader", "iot-dev-mqtt-simulator", (x) => (x.NetworkSettings.Ports = { "9000/tcp": [{ HostIp: "0.0.0.0", HostPort: "9000" }] }));
+      expect(checkPublishedPorts(c, expectedPorts(settingsOf("dev"))).summary).toBe(
+        "iot-dev-bridge is published beyond the configuration: 8080/tcp on 127.0.0.1:8080; iot-dev-mqtt-simulator is published beyond the configuration: 9000/tcp on 0.0.0.0:9000",
+      );
+    });
+
+    test("the broker's container missing: fail", () => {
+      const c = mqttStack(container("loader", "iot-dev-broker")).filter((x) => x.Name !== "/iot-dev-broker");
+      expect(checkPublishedPorts(c, expectedPorts(settingsOf("dev"))).summary).toBe("iot-dev-broker: no such container");
+    });
   });
 });
 
@@ -176,6 +277,102 @@ describe("Grafana's certificate, over real TLS with certificates made here", () 
   });
 });
 
+describe("the broker's TLS listener, over real TLS with certificates made here", () => {
+  const servers: TlsServer[] = [];
+  afterAll(() => servers.forEach((s) => s.close()));
+  /**
+   * A stand-in for Mosquitto's listener: OpenSSL with SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT,
+   * which is what require_certificate true sets and what Node sets for requestCert with
+   * rejectUnauthorized. Debian's mosquitto 2.0.11 answered this probe with the same alert.
+   */
+  async function listen(cert: { certPem: string; keyPem: string }, caPem: string, requireCertificate: boolean, onSession: (socket: import("node:tls").TLSSocket) => void = () => {}): Promise<number> {
+    const server = createTlsServer({ cert: cert.certPem, key: cert.keyPem, ca: caPem, requestCert: requireCertificate, rejectUnauthorized: true }, onSession);
+    server.on("tlsClientError", () => {});
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    return (server.address() as AddressInfo).port;
+  }
+  const WINDOW_H = 720;
+
+  test("the stack's CA, the first external name, a client certificate required: pass", async () => {
+    const ca = await makeCa("stack CA");
+    const port = await listen(await ca.issue({ dns: ["broker", "localhost"], ips: ["127.0.0.1"] }, 90 * 24), ca.certPem, true);
+    const probe = await probeBrokerTls("127.0.0.1", port, "localhost", ca.certPem);
+    expect(probe).toMatchObject({ authorized: true, withoutClientCertificate: "refused" });
+    expect(checkBrokerTls(probe, `127.0.0.1:${port}`, "localhost", WINDOW_H, new Date())).toMatchObject({
+      name: "broker tls",
+      status: "pass",
+      summary: expect.stringMatching(
+        new RegExp(`^127\\.0\\.0\\.1:${port} serves TLS 1\\.3 with a certificate for localhost that verifies against the stack's CA, valid until .* \\(21\\d\\d h\\), outside the renewal window of 720 h; a session without a client certificate is refused \\(certificate required\\)$`),
+      ),
+    });
+  });
+
+  test("a broker that does not ask for a client certificate (the session stays open): fail", async () => {
+    const ca = await makeCa("stack CA");
+    const port = await listen(await ca.issue({ dns: ["localhost"] }, 90 * 24), ca.certPem, false);
+    const probe = await probeBrokerTls("127.0.0.1", port, "localhost", ca.certPem, 10_000, 300);
+    expect(probe.withoutClientCertificate).toBe("kept open");
+    expect(checkBrokerTls(probe, `127.0.0.1:${port}`, "localhost", WINDOW_H, new Date())).toMatchObject({
+      status: "fail",
+      summary: `the broker on 127.0.0.1:${port} took a TLS session without a client certificate and kept the session open, instead of refusing it with the alert certificate_required (require_certificate true)`,
+    });
+  });
+
+  test("a listener that hangs up without the alert: fail, saying how it closed", async () => {
+    const ca = await makeCa("stack CA");
+    const port = await listen(await ca.issue({ dns: ["localhost"] }, 90 * 24), ca.certPem, false, (socket) => socket.end());
+    const probe = await probeBrokerTls("127.0.0.1", port, "localhost", ca.certPem);
+    expect(checkBrokerTls(probe, `127.0.0.1:${port}`, "localhost", WINDOW_H, new Date()).summary).toMatch(/and closed it another way \(closed without an alert\)/);
+  });
+
+  test("a certificate without the name devices dial (mqttExternalNames[0]), though it has the address dialled: fail", async () => {
+    const ca = await makeCa("stack CA");
+    const port = await listen(await ca.issue({ dns: ["broker", "localhost"], ips: ["127.0.0.1"] }, 90 * 24), ca.certPem, true);
+    const probe = await probeBrokerTls("127.0.0.1", port, "iot.example.net", ca.certPem);
+    expect(checkBrokerTls(probe, `127.0.0.1:${port}`, "iot.example.net", WINDOW_H, new Date())).toMatchObject({
+      status: "fail",
+      summary: `the certificate of 127.0.0.1:${port} (as iot.example.net) does not verify against the stack's CA: ERR_TLS_CERT_ALTNAME_INVALID`,
+    });
+  });
+
+  test("an IP address as the first external name is checked as an IP SAN", async () => {
+    const ca = await makeCa("stack CA");
+    const port = await listen(await ca.issue({ dns: ["localhost"], ips: ["192.0.2.7"] }, 90 * 24), ca.certPem, true);
+    expect((await probeBrokerTls("127.0.0.1", port, "192.0.2.7", ca.certPem)).authorized).toBe(true);
+    expect((await probeBrokerTls("127.0.0.1", port, "192.0.2.8", ca.certPem)).authorizationError).toBe("ERR_TLS_CERT_ALTNAME_INVALID");
+  });
+
+  test("issued by another CA, or inside the renewal window: fail", async () => {
+    const stackCa = await makeCa("stack CA");
+    const other = await makeCa("someone else");
+    const foreign = await listen(await other.issue({ dns: ["localhost"] }, 90 * 24), other.certPem, true);
+    expect(checkBrokerTls(await probeBrokerTls("127.0.0.1", foreign, "localhost", stackCa.certPem), `127.0.0.1:${foreign}`, "localhost", WINDOW_H, new Date()).summary).toMatch(
+      // the listener sends its CA with its certificate (OpenSSL builds the chain from the CA it verifies clients with, as Mosquitto's cafile)
+      /does not verify against the stack's CA: SELF_SIGNED_CERT_IN_CHAIN$/,
+    );
+    const expiring = await listen(await stackCa.issue({ dns: ["localhost"] }, 10 * 24), stackCa.certPem, true);
+    expect(checkBrokerTls(await probeBrokerTls("127.0.0.1", expiring, "localhost", stackCa.certPem), `127.0.0.1:${expiring}`, "localhost", WINDOW_H, new Date()).summary).toMatch(
+      /inside the renewal window of 720 h; run npm run up to renew it$/,
+    );
+  });
+
+  test("nothing listening: fail, no session", async () => {
+    const ca = await makeCa("stack CA");
+    const port = await listen(await ca.issue({ dns: ["localhost"] }, 24), ca.certPem, true);
+    await new Promise((r) => servers.pop()!.close(r));
+    expect(checkBrokerTls(await probeBrokerTls("127.0.0.1", port, "localhost", ca.certPem), `127.0.0.1:${port}`, "localhost", 1, new Date()).summary).toMatch(
+      new RegExp(`^no TLS session with 127\\.0\\.0\\.1:${port} \\(as localhost\\): ECONNREFUSED`),
+    );
+  });
+
+  test("where it is dialled: mqttBindAddress and mqttPort, loopback for 0.0.0.0", () => {
+    expect(brokerAddress(settingsOf("dev"))).toEqual({ host: "127.0.0.1", port: 8883 });
+    expect(brokerAddress(settingsOf("dev", { mqttBindAddress: "0.0.0.0", mqttPort: "18883" }))).toEqual({ host: "127.0.0.1", port: 18883 });
+    expect(brokerAddress(settingsOf("dev", { mqttBindAddress: "192.168.1.10" }))).toEqual({ host: "192.168.1.10", port: 8883 });
+  });
+});
+
 describe("login", () => {
   const ok: HttpAnswer = { status: 200, body: JSON.stringify({ id: 1, login: "admin", isGrafanaAdmin: true }) };
   const refused: HttpAnswer = { status: 401, body: JSON.stringify({ message: "Invalid username or password" }) };
@@ -198,11 +395,21 @@ describe("login", () => {
 describe("fresh data through Grafana's datasource", () => {
   const now = new Date("2026-11-26T09:00:00Z");
   const window = freshnessWindowMs(5000);
-  /** Grafana's answer: one frame per result, fields as the Flux frame builder names them, times in epoch ms. */
-  const answer = (devices: number | undefined, newestMsAgo: number | undefined): HttpAnswer => ({
+  /**
+   * Grafana's answer: one frame per result, fields as the Flux frame builder names them, times in
+   * epoch ms; `named` the devices the "named" query found (a table of one string column "device",
+   * which the frame builder turns into one string field of that name: pkg/tsdb/influxdb/flux/builder.go).
+   */
+  const answer = (devices: number | undefined, newestMsAgo: number | undefined, named?: string[]): HttpAnswer => ({
     status: 200,
     body: JSON.stringify({
       results: {
+        ...(named && {
+          named: {
+            status: 200,
+            frames: named.length === 0 ? [] : [{ schema: { refId: "named", fields: [{ name: "device", type: "string", typeInfo: { frame: "string", nullable: true } }] }, data: { values: [named] } }],
+          },
+        }),
         devices: {
           status: 200,
           frames: devices === undefined ? [] : [{ schema: { refId: "devices", fields: [{ name: "_value", type: "number", typeInfo: { frame: "int64", nullable: true } }] }, data: { values: [[devices]] } }],
@@ -245,6 +452,79 @@ describe("fresh data through Grafana's datasource", () => {
     expect(checkFreshData(inResult, 5, window, now).summary).toBe('the "devices" query failed in the datasource: error reading bucket');
     expect(checkFreshData({ status: 502, body: "<html>bad gateway</html>" }, 5, window, now).status).toBe("fail");
   });
+
+  describe("with MQTT devices: simulated ones must write, declared ones may", () => {
+    const dev: DeviceExpectation = { https: 5, simulatedMqtt: SIM_MQTT, declared: [] };
+    const withDeclared: DeviceExpectation = { ...dev, declared: ["pump-7", "greenhouse-01"] };
+
+    test("what the configuration expects: simDevices over HTTPS, sim-mqtt-001 … over MQTT, the declared devices by id", () => {
+      expect(deviceExpectation(settingsOf("dev"))).toEqual(dev);
+      expect(deviceExpectation(settingsOf("dev", { devices: '["pump-7", { "id": "greenhouse-01", "site": "plant-2" }]' }))).toEqual(withDeclared);
+      expect(deviceExpectation(settingsOf("dev", NO_MQTT))).toEqual({ https: 5, simulatedMqtt: [], declared: [] });
+    });
+
+    test("the query names the MQTT devices in a third query, with room for all of them in Grafana's answer; none without them", () => {
+      const q: any = freshDataQuery("sensors", 120_000, now, [...SIM_MQTT, "pump-7"]);
+      expect(q.queries.map((x: any) => x.refId)).toEqual(["devices", "newest", "named"]);
+      expect(q.queries[2]).toMatchObject({ datasource: { uid: "influxdb-iot" }, maxDataPoints: 100 });
+      expect(q.queries[2].query).toBe(
+        'from(bucket: "sensors") |> range(start: -120s) |> filter(fn: (r) => r._measurement == "environment" and r._field == "temperature_c" and r.device =~ /^(sim-mqtt-001|sim-mqtt-002|sim-mqtt-003|pump-7)$/) |> group(columns: ["device"]) |> last() |> group() |> keep(columns: ["device"])',
+      );
+      const many = Array.from({ length: 1000 }, (_, i) => `d-${i}`);
+      expect((freshDataQuery("sensors", 120_000, now, many) as any).queries[2].maxDataPoints).toBe(1000);
+    });
+
+    test("all 8 simulated devices (5 over HTTPS, 3 over MQTT): pass", () => {
+      expect(checkFreshData(answer(8, 3000, SIM_MQTT), dev, window, now)).toMatchObject({
+        status: "pass",
+        summary: "all 8 simulated devices wrote in the last 120 s (5 over HTTPS, 3 over MQTT; newest reading 3 s old), read through Grafana's datasource influxdb-iot",
+        details: [],
+      });
+    });
+
+    test("declared devices are allowed, counted and reported; a silent one is no failure of the stack", () => {
+      const result = checkFreshData(answer(9, 3000, [...SIM_MQTT, "pump-7"]), withDeclared, window, now);
+      expect(result).toMatchObject({
+        status: "pass",
+        summary: "all 8 simulated devices wrote in the last 120 s (5 over HTTPS, 3 over MQTT; newest reading 3 s old), read through Grafana's datasource influxdb-iot; 1 of 2 declared devices wrote",
+      });
+      expect(result.details).toEqual([
+        "declared devices that wrote: pump-7",
+        "declared devices silent in the last 120 s: greenhouse-01 (a real device may be switched off or not installed yet: not a failure of the stack)",
+      ]);
+      expect(checkFreshData(answer(10, 3000, [...SIM_MQTT, "pump-7", "greenhouse-01"]), withDeclared, window, now)).toMatchObject({ status: "pass", summary: expect.stringMatching(/; 2 of 2 declared devices wrote$/) });
+    });
+
+    test("a simulated MQTT device silent (the MQTT path broken for it): fail, naming it", () => {
+      const result = checkFreshData(answer(7, 3000, ["sim-mqtt-001", "sim-mqtt-002"]), dev, window, now);
+      expect(result).toMatchObject({
+        status: "fail",
+        summary: "7 of 8 simulated devices wrote in the last 120 s (5 of 5 over HTTPS, 2 of 3 over MQTT; newest reading 3 s old)",
+        details: ["simulated MQTT devices silent in the last 120 s: sim-mqtt-003"],
+      });
+    });
+
+    test("an HTTPS device silent while a declared one writes: the declared one does not make up for it", () => {
+      expect(checkFreshData(answer(8, 3000, [...SIM_MQTT, "pump-7"]), withDeclared, window, now).summary).toBe(
+        "7 of 8 simulated devices wrote in the last 120 s (4 of 5 over HTTPS, 3 of 3 over MQTT; newest reading 3 s old); 1 of 2 declared devices wrote",
+      );
+    });
+
+    test("more devices than simulated and declared: still data from elsewhere", () => {
+      expect(checkFreshData(answer(10, 3000, [...SIM_MQTT, "pump-7"]), withDeclared, window, now)).toMatchObject({
+        status: "fail",
+        summary: "10 devices wrote in the last 120 s, but the stack runs 8 simulated devices and declares 2 more: data from elsewhere in the bucket?; 1 of 2 declared devices wrote",
+      });
+      expect(checkFreshData(answer(9, 3000, SIM_MQTT), dev, window, now).summary).toBe("9 devices wrote in the last 120 s, but the stack runs 8 simulated devices: data from elsewhere in the bucket?");
+    });
+
+    test("Grafana's answer without the named query's result, or with its error: fail", () => {
+      expect(checkFreshData(answer(8, 3000), dev, window, now).summary).toBe('Grafana\'s answer has no result for the "named" query');
+      const failing = JSON.parse(answer(8, 3000, []).body);
+      failing.results.named = { status: 500, error: "reached max series limit (1000)" };
+      expect(checkFreshData({ status: 200, body: JSON.stringify(failing) }, dev, window, now).summary).toBe('the "named" query failed in the datasource: reached max series limit (1000)');
+    });
+  });
 });
 
 describe("the simulator's log", () => {
@@ -280,6 +560,11 @@ describe("the simulator's log", () => {
     expect(checkSimulatorLog("", healthy).summary).toBe("no JSON log line at all (is it logging?)");
     expect(checkSimulatorLog(clean, undefined).summary).toBe("the simulator container was not found");
   });
+  test("the MQTT simulator's log, which has the same lines: its own check name, and its container named when missing", () => {
+    const mqttLog = `${line({ transport: "mqtt", devices: 3, msg: "simulator starting" })}\n${line({ level: 50, points: 4, reason: "publish refused", points_dropped: 4, msg: "points dropped" })}`;
+    expect(checkSimulatorLog(mqttLog, healthy, "mqtt simulator log", "the MQTT simulator container")).toMatchObject({ name: "mqtt simulator log", status: "fail", summary: '4 points dropped (1 "points dropped" lines)' });
+    expect(checkSimulatorLog(clean, undefined, "mqtt simulator log", "the MQTT simulator container").summary).toBe("the MQTT simulator container was not found");
+  });
 });
 
 describe("reading the stack's configuration", () => {
@@ -305,6 +590,8 @@ describe("a whole run: stand-in pulumi and docker, a stand-in Grafana over real 
   let caPem: string;
   let acceptAnyPassword = false;
   const seen: string[] = [];
+  /** the devices the stand-in InfluxDB has fresh readings of: the HTTPS ones counted, the others by id */
+  let writing = { https: 5, named: SIM_MQTT };
 
   beforeAll(async () => {
     const ca = await makeCa("stack CA");
@@ -325,13 +612,21 @@ describe("a whole run: stand-in pulumi and docker, a stand-in Grafana over real 
         if (req.url === "/api/ds/query") {
           const q = JSON.parse(body);
           const now = Date.now();
+          // the named query's regex /^(a|b|…)$/, answered from the devices that write
+          const named = (query: string) => {
+            const asked = /=~ \/\^\(([^)]*)\)\$\//.exec(query)![1].split("|");
+            return writing.named.filter((id) => asked.includes(id));
+          };
+          const frame = (name: string, type: string, values: unknown[]) => ({ schema: { fields: [{ name, type }] }, data: { values: [values] } });
           return res.end(JSON.stringify({
             results: Object.fromEntries(
               q.queries.map((x: any) => [
                 x.refId,
                 x.refId === "devices"
-                  ? { status: 200, frames: [{ schema: { fields: [{ name: "_value", type: "number" }] }, data: { values: [[5]] } }] }
-                  : { status: 200, frames: [{ schema: { fields: [{ name: "_time", type: "time" }] }, data: { values: [[now - 2000]] } }] },
+                  ? { status: 200, frames: [frame("_value", "number", [writing.https + writing.named.length])] }
+                  : x.refId === "named"
+                    ? { status: 200, frames: [frame("device", "string", named(x.query))] }
+                    : { status: 200, frames: [frame("_time", "time", [now - 2000])] },
               ]),
             ),
           }));
@@ -345,20 +640,30 @@ describe("a whole run: stand-in pulumi and docker, a stand-in Grafana over real 
   });
   afterAll(() => grafana.close());
 
-  function exec(inspects: Inspect[]): Exec {
+  /** `config`: what `pulumi config --json` adds over Pulumi.dev.yaml (the dev stack has simMqttDevices 3). */
+  function exec(inspects: Inspect[], config: Record<string, string> = {}): Exec {
     return async (command, args) => {
       const line = [command, ...args].join(" ");
       if (line === "pulumi stack output --json --show-secrets --stack dev") {
         return { status: 0, stderr: "", stdout: JSON.stringify({ grafanaUrl: url, grafanaAdminUser: "admin", grafanaAdminPassword: PASSWORD, caCertificatePem: caPem }) };
       }
-      if (line === "pulumi config --json --stack dev") return { status: 0, stderr: "", stdout: JSON.stringify({ "secure-iot:simDevices": { value: "5", secret: false } }) };
+      if (line === "pulumi config --json --stack dev") {
+        const values = { simDevices: "5", ...config };
+        return { status: 0, stderr: "", stdout: JSON.stringify(Object.fromEntries(Object.entries(values).map(([k, v]) => [`secure-iot:${k}`, { value: v, secret: false }]))) };
+      }
       if (line === "docker ps -a --format {{.Names}}") return { status: 0, stderr: "", stdout: `${inspects.map((c) => c.Name.slice(1)).join("\n")}\niot-dev2-grafana\niotet-x-iot-dev-simulator\n` };
       if (command === "docker" && args[0] === "inspect") return { status: 0, stderr: "", stdout: JSON.stringify(inspects.filter((c) => args.includes(c.Name.slice(1)))) };
-      if (line === "docker logs iot-dev-simulator") return { status: 0, stderr: "", stdout: `${JSON.stringify({ level: 30, msg: "live" })}\n` };
+      if (line === "docker logs iot-dev-simulator" || line === "docker logs iot-dev-mqtt-simulator") return { status: 0, stderr: "", stdout: `${JSON.stringify({ level: 30, msg: "live" })}\n` };
       return { status: 127, stdout: "", stderr: `unexpected: ${line}` };
     };
   }
-  const healthyStack = () => [
+  const healthy = (kind: string, name: string, change: (c: any) => void = () => {}) =>
+    container(kind, name, (c) => {
+      c.State = structuredClone(recorded("healthy").State);
+      c.NetworkSettings.Ports = {};
+      change(c);
+    });
+  const coreStack = () => [
     container("unhealthy", "iot-dev-influxdb", (c) => {
       c.State.Health.Status = "healthy";
     }),
@@ -372,33 +677,94 @@ describe("a whole run: stand-in pulumi and docker, a stand-in Grafana over real 
     }),
     container("loader", "iot-dev-simulator-files-loader"),
   ];
+  const mqttContainers = () => [
+    healthy("loader", "iot-dev-broker", (c) => (c.NetworkSettings.Ports = { "8883/tcp": [{ HostIp: "127.0.0.1", HostPort: "8883" }] })),
+    healthy("loader", "iot-dev-bridge"),
+    healthy("loader", "iot-dev-mqtt-simulator", HEALTHY_SIMULATOR),
+    container("loader", "iot-dev-broker-files-loader"),
+  ];
+  const healthyStack = () => [...coreStack(), ...mqttContainers()];
 
-  test("a healthy stack: every check passes, exit 0, a readable report and a JSON one; the wrong password is tried last", async () => {
+  /** A stand-in for the TLS probe of the broker (tested above over real TLS): what a Mosquitto with require_certificate answers. */
+  const brokerProbes: string[] = [];
+  const refusingBroker = async (host: string, port: number, name: string, ca: string): Promise<BrokerTlsProbe> => {
+    brokerProbes.push(`${host}:${port} as ${name}${ca === caPem ? " trusting the stack's CA" : ""}`);
+    return { authorized: true, validTo: new Date(Date.now() + 90 * 24 * 3_600_000), withoutClientCertificate: "refused" };
+  };
+  const deps = (stack: Inspect[], config: Record<string, string> = {}) => ({
+    exec: exec(stack, config),
+    request,
+    probeTls,
+    probeBrokerTls: refusingBroker,
+    now: () => new Date(),
+    root: ROOT,
+  });
+
+  test("the dev stack with its MQTT devices, healthy: every check passes, the broker's among them, exit 0; the wrong password is tried last", async () => {
     seen.length = 0;
-    const run = await runVerify("dev", { exec: exec(healthyStack()), request, probeTls, now: () => new Date(), root: ROOT });
+    brokerProbes.length = 0;
+    const run = await runVerify("dev", deps(healthyStack()));
     expect(run.results.map((r) => [r.name, r.status])).toEqual([
       ["containers", "pass"],
       ["published ports", "pass"],
       ["grafana tls", "pass"],
+      ["broker tls", "pass"],
       ["grafana login", "pass"],
       ["fresh data", "pass"],
       ["simulator log", "pass"],
+      ["mqtt simulator log", "pass"],
     ]);
     expect(run.exitCode).toBe(0);
+    expect(brokerProbes).toEqual(["127.0.0.1:8883 as localhost trusting the stack's CA"]);
+    expect(run.results.find((r) => r.name === "fresh data")!.summary).toMatch(/^all 8 simulated devices wrote in the last 120 s \(5 over HTTPS, 3 over MQTT; /);
     const lines = run.report.split("\n");
     expect(lines[0]).toBe(`verify stack dev (Grafana ${url})`);
-    expect(lines.at(-1)).toBe("6 passed, 0 failed, 0 skipped");
-    expect(run.json).toMatchObject({ stack: "dev", ok: true, counts: { pass: 6, fail: 0, skip: 0 } });
+    expect(lines.at(-1)).toBe("8 passed, 0 failed, 0 skipped");
+    expect(run.json).toMatchObject({ stack: "dev", ok: true, counts: { pass: 8, fail: 0, skip: 0 } });
     expect(seen).toEqual(["GET /api/user", "POST /api/ds/query", "GET /api/user"]);
   });
 
-  test("a Grafana that takes any password, and a restarted simulator: those checks fail, exit 1", async () => {
+  test("a stack without MQTT devices: the six checks of before, no broker probed; a broker left behind is not a container of the stack", async () => {
+    brokerProbes.length = 0;
+    writing = { https: 5, named: [] };
+    try {
+      const run = await runVerify("dev", deps(coreStack(), { simMqttDevices: "0" }));
+      expect(run.results.map((r) => [r.name, r.status])).toEqual([
+        ["containers", "pass"],
+        ["published ports", "pass"],
+        ["grafana tls", "pass"],
+        ["grafana login", "pass"],
+        ["fresh data", "pass"],
+        ["simulator log", "pass"],
+      ]);
+      expect(run.results.find((r) => r.name === "fresh data")!.summary).toMatch(/^all 5 devices wrote in the last 120 s/);
+      expect(brokerProbes).toEqual([]);
+      const leftOver = await runVerify("dev", deps([...coreStack(), mqttContainers()[0]], { simMqttDevices: "0" }));
+      expect(leftOver.results[0]).toMatchObject({ status: "fail", summary: "iot-dev-broker: not a container of the stack (running)" });
+    } finally {
+      writing = { https: 5, named: SIM_MQTT };
+    }
+  });
+
+  test("declared devices, one of them silent: still a pass, and the report says how many wrote", async () => {
+    writing = { https: 5, named: [...SIM_MQTT, "pump-7"] };
+    try {
+      const run = await runVerify("dev", deps(healthyStack(), { devices: '["pump-7","greenhouse-01"]' }));
+      expect(run.exitCode).toBe(0);
+      expect(run.report).toContain("; 1 of 2 declared devices wrote");
+      expect(run.report).toContain("declared devices silent in the last 120 s: greenhouse-01 (a real device may be switched off or not installed yet: not a failure of the stack)");
+    } finally {
+      writing = { https: 5, named: SIM_MQTT };
+    }
+  });
+
+  test("a Grafana that takes any password, a restarted simulator, a broker that keeps a session without a client certificate: those checks fail, exit 1", async () => {
     acceptAnyPassword = true;
     try {
       const stack = healthyStack();
       stack[2].RestartCount = 2;
-      const run = await runVerify("dev", { exec: exec(stack), request, probeTls, now: () => new Date(), root: ROOT });
-      expect(run.results.filter((r) => r.status === "fail").map((r) => r.name)).toEqual(["containers", "grafana login"]);
+      const run = await runVerify("dev", { ...deps(stack), probeBrokerTls: async () => ({ authorized: true, validTo: new Date(Date.now() + 90 * 24 * 3_600_000), withoutClientCertificate: "kept open" }) });
+      expect(run.results.filter((r) => r.status === "fail").map((r) => r.name)).toEqual(["containers", "broker tls", "grafana login"]);
       expect(run.exitCode).toBe(1);
       expect(run.report).toContain("  FAIL  grafana login: a wrong password for admin was not refused with 401 (HTTP 200");
     } finally {
@@ -411,7 +777,7 @@ describe("a whole run: stand-in pulumi and docker, a stand-in Grafana over real 
       command === "pulumi" && args[0] === "stack"
         ? { status: 255, stdout: "", stderr: "error: no stack named 'dev' found\n" }
         : { status: 0, stdout: "{}", stderr: "" };
-    const run = await runVerify("dev", { exec: notDeployed, request, probeTls, now: () => new Date(), root: ROOT });
+    const run = await runVerify("dev", { ...deps([]), exec: notDeployed });
     expect(run.results).toEqual([{ name: "stack", status: "fail", summary: "pulumi stack output failed: error: no stack named 'dev' found" }]);
     expect(run.exitCode).toBe(1);
   });
