@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # npm run verify [-- --stack NAME] [--json]: check a deployed stack from the outside (tools/verify.ts):
 # containers healthy and never restarted, ports published as configured, Grafana's certificate,
-# its login, fresh data through its datasource, the simulator's log. Exit 0 only if every check
-# passed. Uses the same state backend, passphrase and Docker engine as npm run up.
+# the MQTT broker's TLS listener (when the stack declares MQTT devices), Grafana's login, fresh
+# data through its datasource, the simulators' logs. Exit 0 only if every check passed. Uses the same state backend, passphrase and Docker engine as npm run up.
 set -euo pipefail
 # shellcheck source=scripts/prereqs.sh
 source "$(dirname "${BASH_SOURCE[0]}")/prereqs.sh"
