@@ -10,8 +10,8 @@
 # github.com/influxdata/telegraf@v1.37.2, whose go.mod has no replace directives, so
 # `go install module@version` builds it as released.
 #
-# Cached: telegraf is rebuilt only when it is missing or `telegraf version` reports another
-# version. The Go build cache is UPSTREAM_GOCACHE (default <repo>/.cache/upstream/go-build, as for
+# Cached: telegraf is rebuilt only when it is missing, `telegraf version` reports another version,
+# or it was built with other build tags (kept in telegraf.tags next to it). The Go build cache is UPSTREAM_GOCACHE (default <repo>/.cache/upstream/go-build, as for
 # InfluxDB), so a rebuild after a version change costs about a minute, not the 3.5 of a cold one.
 #
 # Exit codes: 0 built or already up to date; 3 a prerequisite is missing (a tool, a module the
@@ -28,8 +28,8 @@ readonly TELEGRAF_MODULE=github.com/influxdata/telegraf
 # "custom" leaves out every plugin not named. These are what components/bridge-config.ts renders
 # (mqtt_consumer with the influx parser, influxdb_v2 out, the internal input and the health and
 # discard outputs for the bridge's own health and counters, the docker secret store for the token
-# file) plus outputs.file, which the tier uses to read the bridge's counters.
-readonly TELEGRAF_TAGS=custom,inputs.mqtt_consumer,inputs.internal,outputs.influxdb_v2,outputs.health,outputs.discard,outputs.file,parsers.influx,secretstores.docker
+# file).
+readonly TELEGRAF_TAGS=custom,inputs.mqtt_consumer,inputs.internal,outputs.influxdb_v2,outputs.health,outputs.discard,parsers.influx,secretstores.docker
 readonly MOSQUITTO_PACKAGE=mosquitto
 
 script_dir=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
@@ -113,14 +113,12 @@ else
 	step "install Debian's $MOSQUITTO_PACKAGE with apt-get" install_mosquitto
 fi
 # The package starts a system broker on :1883 where systemd runs; the tier starts its own brokers
-# on free loopback ports and never uses that one.
-for tool in mosquitto_pub mosquitto_sub; do
-	command -v "$tool" >/dev/null 2>&1 ||
-		die 3 "prerequisite missing: '$tool' not found on PATH (Debian's mosquitto-clients package)"
-done
+# on free loopback ports and never uses that one. (mosquitto-clients is installed with it for the
+# mosquitto_pub command a device bundle shows; the tier's own clients are the simulator's mqtt package.)
 
 # --- telegraf (Go module) ---
-if has_version "$bin_dir/telegraf" "$TELEGRAF_VERSION"; then
+tags_stamp=$bin_dir/telegraf.tags
+if has_version "$bin_dir/telegraf" "$TELEGRAF_VERSION" && [[ -f $tags_stamp && $(<"$tags_stamp") == "$TELEGRAF_TAGS" ]]; then
 	log "telegraf $TELEGRAF_VERSION: cached, skipping build"
 else
 	require_tool go "the Go toolchain builds telegraf"
@@ -153,6 +151,7 @@ else
 			"$TELEGRAF_MODULE/cmd/telegraf@$TELEGRAF_VERSION"
 		# Renamed into place last, so a half-written binary is never taken for a built one.
 		mv -f "$gobin/telegraf" "$bin_dir/telegraf"
+		printf '%s\n' "$TELEGRAF_TAGS" >"$tags_stamp"
 	}
 	step "build telegraf $TELEGRAF_VERSION (go install, tags $TELEGRAF_TAGS)" build_telegraf
 	has_version "$bin_dir/telegraf" "$TELEGRAF_VERSION" ||
