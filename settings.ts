@@ -106,6 +106,8 @@ export const DEVICE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export const RESERVED_DEVICE_IDS = ["bridge", "broker", "broker-health", "influxdb", "grafana", "simulator"] as const;
 /** Prefix of the simulator's MQTT devices (simMqttDevices): sim-mqtt-001 … */
 export const SIMULATED_DEVICE_PREFIX = "sim-";
+/** The HTTPS simulator's device names (dev-000001 …, simulator/src/fleet.ts): a declared device so named would share their series. */
+const HTTPS_SIMULATED_DEVICE = /^dev-\d+$/;
 /**
  * At most this many MQTT identities (devices plus simMqttDevices). Each is a key, a CSR and a
  * certificate in the Pulumi state and a line pair in the broker's ACL; the bridge and the broker
@@ -263,10 +265,10 @@ function deviceList(key: string) {
           ctx.addIssue({ code: "custom", message: `${where}: ${JSON.stringify(id)} is not a device id: 1-63 characters a-z 0-9 - starting with a letter or digit` });
           return;
         }
-        if ((RESERVED_DEVICE_IDS as readonly string[]).includes(id) || id.startsWith(SIMULATED_DEVICE_PREFIX)) {
+        if ((RESERVED_DEVICE_IDS as readonly string[]).includes(id) || id.startsWith(SIMULATED_DEVICE_PREFIX) || HTTPS_SIMULATED_DEVICE.test(id)) {
           ctx.addIssue({
             code: "custom",
-            message: `${where}: "${id}" is reserved: ${RESERVED_DEVICE_IDS.join(", ")} are the stack's own identities and ids starting with "${SIMULATED_DEVICE_PREFIX}" are the simulator's`,
+            message: `${where}: "${id}" is reserved: ${RESERVED_DEVICE_IDS.join(", ")} are the stack's own identities, and ids starting with "${SIMULATED_DEVICE_PREFIX}" or of the form dev-<digits> are the simulator's`,
           });
           return;
         }

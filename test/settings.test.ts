@@ -206,7 +206,7 @@ describe("accepted with a warning", () => {
 });
 
 describe("devices over MQTT", () => {
-  const many = (count: number) => Array.from({ length: count }, (_, i) => `dev-${i}`);
+  const many = (count: number) => Array.from({ length: count }, (_, i) => `device-${i}`);
 
   test("the shipped stacks: dev runs three simulated MQTT devices and no real one, prod none at all", () => {
     const dev = loadSettings(stackConfig("dev"), "dev");
@@ -278,9 +278,9 @@ describe("devices over MQTT", () => {
     expect(failure(stackConfig("dev", overrides))).toMatch(message);
   });
 
-  test.each(["bridge", "broker", "broker-health", "influxdb", "grafana", "simulator", "sim-mqtt-001", "sim-anything"])("rejected: the reserved id %s", (id) => {
+  test.each(["bridge", "broker", "broker-health", "influxdb", "grafana", "simulator", "sim-mqtt-001", "sim-anything", "dev-000001", "dev-7"])("rejected: the reserved id %s", (id) => {
     expect(failure(stackConfig("dev", { devices: ["pump-7", id] }))).toMatch(
-      new RegExp(`devices\\[1\\]: "${id}" is reserved: bridge, broker, broker-health, influxdb, grafana, simulator are the stack's own identities and ids starting with "sim-" are the simulator's`),
+      new RegExp(`devices\\[1\\]: "${id}" is reserved: bridge, broker, broker-health, influxdb, grafana, simulator are the stack's own identities, and ids starting with "sim-" or of the form dev-<digits> are the simulator's`),
     );
   });
 

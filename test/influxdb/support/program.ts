@@ -49,9 +49,10 @@ export interface Declared {
   filesOf(service: DeclaredService): Map<string, string>;
 }
 
-function service(run: Run, name: string): DeclaredService {
-  const found = run.resources.filter((r) => r.type === CONTAINER && r.inputs.start !== false && String(r.inputs.name).endsWith(`-${name}`));
-  if (found.length !== 1) throw new Error(`expected one started container named *-${name}, found ${found.length}`);
+/** The service container named iot-<stack>-<name> exactly: "simulator" is not "mqtt-simulator". */
+function service(run: Run, stack: string, name: string): DeclaredService {
+  const found = run.resources.filter((r) => r.type === CONTAINER && r.inputs.start !== false && String(r.inputs.name) === `iot-${stack}-${name}`);
+  if (found.length !== 1) throw new Error(`expected one started container named iot-${stack}-${name}, found ${found.length}`);
   const container = found[0];
   return { container, env: env(container), mounts: (container.inputs.mounts ?? []) as Mount[], tmpfs: container.inputs.tmpfs ?? {} };
 }
@@ -96,9 +97,9 @@ export function freshPassword(inputs: Record<string, any>): string {
 export async function declared(stack = "dev", overrides: Record<string, unknown> = {}): Promise<Declared> {
   const config = stackConfig(stack, overrides);
   const run = await runUnderMocks(stack, config);
-  const influxdb = service(run, "influxdb");
-  const simulator = service(run, "simulator");
-  const grafana = service(run, "grafana");
+  const influxdb = service(run, stack, "influxdb");
+  const simulator = service(run, stack, "simulator");
+  const grafana = service(run, stack, "grafana");
 
   const secrets = new Map<string, string>();
   for (const r of run.resources.filter((x) => x.type === "random:index/randomPassword:RandomPassword")) {
