@@ -150,6 +150,25 @@ brokerSuite("SIM_TRANSPORT=mqtt against the real broker", () => {
     expect(distinctReadings(subscriber).size).toBe(summary.points_written);
   });
 
+  test("a device that cannot connect (its certificate is from another CA) fills its share of the buffer and drops its own readings; the others go on", async () => {
+    const dir = await broker.identityDir(ids(2));
+    const stranger = await (await createTestCa("Another CA")).issueClient("sim-mqtt-003");
+    writeFileSync(join(dir, "sim-mqtt-003.crt"), stranger.certPem);
+    writeFileSync(join(dir, "sim-mqtt-003.key"), stranger.keyPem);
+    const cap = 30; // two shares of it, 20, for one device
+    const sim = start(mqttEnv(broker, dir, { SIM_MAX_INFLIGHT_LINES: String(cap), SIM_STARTUP_TIMEOUT_MS: "1000" }));
+    await sim.waitForLog((l) => l.msg.startsWith("devices still not connected; starting anyway"), 10_000, "the start without sim-mqtt-003");
+    await sim.waitForLog((l) => l.msg === "points dropped" && /^buffer full: sim-mqtt-003 is not connected/.test(l.reason as string), 10_000, "sim-mqtt-003's buffer full");
+    // the fleet did not stall on the device that cannot connect: the others publish well past the cap
+    await subscriber.waitFor(() => subscriber.messages.length >= 3 * cap, 20_000, `${3 * cap} readings from the other devices`);
+    const summary = await stopAndSummarize(sim);
+    expect(subscriber.messages.every((m) => !m.topic.includes("sim-mqtt-003"))).toBe(true);
+    expect(droppedIn(sim, /^buffer full: sim-mqtt-003/) + droppedIn(sim, /^shutdown timeout: not acknowledged/)).toBe(summary.points_dropped);
+    expect(droppedIn(sim, /^shutdown timeout: not acknowledged/)).toBe(20);
+    await subscriber.waitFor(() => distinctReadings(subscriber).size >= (summary.points_written as number), 10_000, "every acknowledged reading");
+    expect(distinctReadings(subscriber).size).toBe(summary.points_written);
+  });
+
   test("health: healthy while the devices are connected and their readings acknowledged, unhealthy while the broker is away, healthy again after", async () => {
     const env = mqttEnv(broker, await broker.identityDir(ids(3)), { SIM_HEALTH_MAX_AGE_MS: "1000" });
     const sim = start(env);
