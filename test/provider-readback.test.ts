@@ -2,7 +2,7 @@
 // sends must equal what the Docker provider reads back (test/support/provider-readback.ts).
 import { cpusRoundTrip, cpusValue, durationValue } from "../components/provider-values";
 import { CONTAINER, ofType, runUnderMocks, stackConfig, type Run } from "./support/harness";
-import { containerReadBack, goDurationString, nanoInt64ToDecimalString, parseCpus, parseGoDuration } from "./support/provider-readback";
+import { containerReadBack, goDurationString, nanoInt64ToDecimalString, parseCpus, parseGoDuration, portsReadBack } from "./support/provider-readback";
 
 describe("the model of the provider's read-back", () => {
   // kreuzwerker/terraform-provider-docker internal/provider/helpers_test.go, TestNanoInt64ToDecimalString
@@ -54,6 +54,24 @@ describe("the model of the provider's read-back", () => {
   });
 });
 
+describe("ports as Read stores them", () => {
+  // kreuzwerker internal/provider/resource_docker_container_structures.go, flattenContainerPorts
+  test("an IPv4 ip is kept, the protocol is the port key's (tcp unless given), ordered by internal port", () => {
+    expect(portsReadBack([{ internal: 8883, external: 18883, ip: "192.0.2.10" }])).toEqual([{ internal: 8883, external: 18883, ip: "192.0.2.10", protocol: "tcp" }]);
+    expect(
+      portsReadBack([
+        { internal: 8883, external: 8883, ip: "127.0.0.1", protocol: "tcp" },
+        { internal: 3000, external: 3000, ip: "127.0.0.1", protocol: "tcp" },
+      ]).map((p) => p.internal),
+    ).toEqual([3000, 8883]);
+    expect(containerReadBack({ ports: [{ internal: 8883, external: 8883, ip: "127.0.0.1" }] }).ports[0].protocol).toBe("tcp");
+  });
+
+  test("a port without an ip is refused: it reads back as one or two bindings depending on the daemon (issue #909)", () => {
+    expect(() => portsReadBack([{ internal: 8883, external: 8883 }])).toThrow(/port 8883 has no ip/);
+  });
+});
+
 describe("the program's formatters agree with the model", () => {
   test("every cpu limit from 1 to 64000 millicores: sent exactly as read back, or known not to round-trip", () => {
     const lossy: number[] = [];
@@ -84,6 +102,24 @@ describe.each(["dev", "prod"])("%s stack: a second `up` finds nothing to change"
   test("every container's inputs already equal their read-back form", () => {
     const containers = ofType(run, CONTAINER);
     expect(containers.length).toBeGreaterThanOrEqual(3);
+    // the dev stack runs the MQTT path (simMqttDevices: 3): its containers are checked too
+    if (stack === "dev") {
+      expect(containers.map((c) => c.name)).toEqual(expect.arrayContaining(["broker-container", "bridge-container", "mqtt-simulator-container"]));
+    }
+    for (const c of containers) {
+      expect({ name: c.name, inputs: containerReadBack(c.inputs) }).toEqual({ name: c.name, inputs: c.inputs });
+    }
+  });
+});
+
+describe("declared devices with the broker on a LAN address and its own limits: a second `up` finds nothing to change", () => {
+  test("every container's inputs already equal their read-back form", async () => {
+    const run = await runUnderMocks(
+      "prod",
+      stackConfig("prod", { devices: ["pump-7"], simMqttDevices: 2, mqttBindAddress: "192.0.2.10", mqttPort: 18883, brokerCpuMillis: 250, bridgeCpuMillis: 1000 }),
+    );
+    const containers = ofType(run, CONTAINER);
+    expect(containers.map((c) => c.name)).toEqual(expect.arrayContaining(["broker-container", "bridge-container", "mqtt-simulator-container"]));
     for (const c of containers) {
       expect({ name: c.name, inputs: containerReadBack(c.inputs) }).toEqual({ name: c.name, inputs: c.inputs });
     }

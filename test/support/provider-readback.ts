@@ -13,7 +13,14 @@
 // - capabilities: the Docker client library the provider uses normalises add/drop on create
 //   (docker client container_create.go: upper case, "CAP_" prefix except for "ALL", deduplicated,
 //   sorted) and Read stores the normalised lists; `capabilities` is ForceNew.
-// The ports below are written independently of the program's own formatter
+// - ports: Read stores what the engine reports as the running container's bindings
+//   (flattenContainerPorts, internal/provider/resource_docker_container_structures.go): one entry
+//   per host binding, ordered by internal port (byPortAndProtocol), with the engine's HostIP and the
+//   protocol of the port key. A port given an IPv4 ip is bound (and reported) on that address
+//   alone; a port without one is bound on 0.0.0.0 and, on a daemon with IPv6, also on "::", which
+//   reads back as two entries and replaces the container at every update (kreuzwerker issue #909,
+//   PR #910). `ports` is ForceNew. (Read from the provider's source at commit 83c00e0b.)
+// The values below are written independently of the program's own formatter
 // (components/provider-values.ts), so that this model can catch it.
 
 const NANO = 1_000_000_000n;
@@ -111,9 +118,26 @@ function normaliseCapabilities(names: string[]): string[] {
   return [...new Set(upper)].sort();
 }
 
+interface PortInput {
+  internal: number;
+  external?: number;
+  ip?: string;
+  protocol?: string;
+}
+
+/** The ports as Read stores them; a port whose read-back depends on the daemon is refused. */
+export function portsReadBack(ports: PortInput[]): PortInput[] {
+  return ports
+    .map((port) => {
+      if (!port.ip) throw new Error(`port ${port.internal} has no ip: read back as one or two bindings (0.0.0.0 and ::) depending on the daemon's IPv6`);
+      return { internal: port.internal, external: port.external, ip: port.ip, protocol: port.protocol ?? "tcp" };
+    })
+    .sort((a, b) => a.internal - b.internal);
+}
+
 /**
  * The inputs of a container as the provider would store them after Read, for the inputs whose
- * stored form differs from what was sent: cpus, the health-check durations, capabilities.
+ * stored form differs from what was sent: cpus, the health-check durations, capabilities, ports.
  */
 export function containerReadBack(inputs: Record<string, any>): Record<string, any> {
   const out = { ...inputs };
@@ -124,6 +148,7 @@ export function containerReadBack(inputs: Record<string, any>): Record<string, a
       if (inputs.capabilities[key] !== undefined) out.capabilities[key] = normaliseCapabilities(inputs.capabilities[key]);
     }
   }
+  if (inputs.ports !== undefined) out.ports = portsReadBack(inputs.ports);
   if (inputs.healthcheck) {
     out.healthcheck = { ...inputs.healthcheck };
     for (const key of DURATION_KEYS) {
