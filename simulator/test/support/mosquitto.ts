@@ -10,10 +10,17 @@ import { delimiter, join } from "node:path";
 import { connect, type MqttClient } from "mqtt";
 import { createTestCa, type TestCa } from "./pki";
 
+/** The broker binary: on PATH, or where Debian installs it (/usr/sbin, which a non-root PATH may lack). */
+export function mosquittoPath(): string | undefined {
+  for (const dir of [...(process.env.PATH ?? "").split(delimiter).filter(Boolean), "/usr/sbin"]) {
+    if (existsSync(join(dir, "mosquitto"))) return join(dir, "mosquitto");
+  }
+  return undefined;
+}
+
 /** Why the broker tests cannot run here, or undefined when they can. */
 export function mosquittoSkipReason(): string | undefined {
-  const dirs = (process.env.PATH ?? "").split(delimiter).filter(Boolean);
-  return dirs.some((dir) => existsSync(join(dir, "mosquitto"))) ? undefined : "mosquitto is not on PATH (Debian: apt-get install mosquitto)";
+  return mosquittoPath() ? undefined : "mosquitto is neither on PATH nor in /usr/sbin (Debian: apt-get install mosquitto)";
 }
 
 /** `describe`, or `describe.skip` with the reason printed once (a failure where IOT_REQUIRE_TIERS names mqtt). */
@@ -100,7 +107,7 @@ export class TestBroker {
 
   /** Starts the broker (again, on the same port, with the same persistence) and waits until it listens. */
   async run(): Promise<void> {
-    const child = spawn("mosquitto", ["-c", join(this.dir, "mosquitto.conf")], { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(mosquittoPath() as string, ["-c", join(this.dir, "mosquitto.conf")], { stdio: ["ignore", "pipe", "pipe"] });
     this.process = child;
     this.exited = new Promise((resolve) => child.on("exit", () => resolve()));
     const ready = new Promise<void>((resolve, reject) => {
