@@ -8,7 +8,7 @@
 // setting, Pulumi deletes its certificate resources, and the program no longer knows that
 // certificate's serial; this resource remembers every serial it has seen issued (its state), so the
 // next `up` adds the removed device's certificates to the list. A certificate renewed early is not
-// revoked: the device keeps using it until its new one is installed (docs/DEVICES.md, "Rotate").
+// revoked: the device keeps using it until its new one is installed (docs/DEVICES.md, "Rotate a certificate").
 //
 // The CRL's nextUpdate is the CA certificate's own expiry: OpenSSL refuses every certificate once a
 // CRL's nextUpdate has passed (X509_V_ERR_CRL_HAS_EXPIRED), and nothing here re-signs the list on a
