@@ -173,7 +173,10 @@ mqttTier("MQTT tier: device identity, the ACL and revocation on the real broker,
   const expectRefused = async (clientId: string, creds: { certPem?: string; keyPem?: string }, alert: string, brokerSays: RegExp) => {
     const mark = s().broker.process().mark();
     const result = await connectDevice(s(), clientId, creds);
-    expect(result.client).toBeUndefined();
+    if (result.client) {
+      result.client.end(true);
+      throw new Error(`${clientId} connected; expected the broker to refuse the TLS handshake (${alert})`);
+    }
     expect(result.error).toMatch(new RegExp(`^${alert} `));
     const log = await s().broker.process().waitForLog(/Client <unknown> disconnected/, 5_000, mark).then(() => s().broker.process().log().slice(mark));
     expect(log).toMatch(brokerSays);
