@@ -98,6 +98,20 @@ mqttTier("MQTT tier: device identity, the ACL and revocation on the real broker,
     expect(await storedAt([ns])).toEqual([]);
   });
 
+  stackTest("an MQTT 3.1.1 device publishing to B's topic gets a plain PUBACK (3.1.1 has no reason codes): the refusal is silent, and nothing is stored", () => stack, async () => {
+    const identity = s().identities.get(A.id)!;
+    const { client, error } = await connectDevice(s(), A.id, identity, 10_000, 4);
+    if (!client) throw new Error(`${A.id} could not connect with MQTT 3.1.1: ${error}`);
+    const ns = nowNs();
+    try {
+      expect(await publishQos1(client, deviceTopic(B), reading(ns))).toBe(0);
+    } finally {
+      await client.endAsync();
+    }
+    await barrier(A);
+    expect(await storedAt([ns])).toEqual([]);
+  });
+
   stackTest("a device reads nothing: Mosquitto 2.0 grants its SUBSCRIBE, but delivers it no message (no read grant in the ACL)", () => stack, async () => {
     const client = await connect(A);
     const received: string[] = [];

@@ -110,7 +110,7 @@ export interface Connection {
  * Connects an MQTT 5 client as a device does: TLS verified against the CA, its certificate, a
  * persistent session (clean start false) under its own id. Never retries: a refusal is the result.
  */
-export function connectDevice(stack: Stack, clientId: string, creds: ClientCredentials, timeoutMs = 10_000): Promise<Connection> {
+export function connectDevice(stack: Stack, clientId: string, creds: ClientCredentials, timeoutMs = 10_000, protocolVersion: 4 | 5 = 5): Promise<Connection> {
   const mqtt = loadMqtt();
   return new Promise((resolve) => {
     const client = mqtt.connect({
@@ -122,10 +122,10 @@ export function connectDevice(stack: Stack, clientId: string, creds: ClientCrede
       cert: creds.certPem,
       key: creds.keyPem,
       rejectUnauthorized: true,
-      protocolVersion: 5,
+      protocolVersion,
       clientId,
       clean: false,
-      properties: { sessionExpiryInterval: 3600 },
+      ...(protocolVersion === 5 ? { properties: { sessionExpiryInterval: 3600 } } : {}),
       reconnectPeriod: 0,
       connectTimeout: timeoutMs,
     });
