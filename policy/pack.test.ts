@@ -108,6 +108,15 @@ describe("the dev program under mocks, through the running pack", () => {
     return resources.map((r) => (r.name === name ? { ...r, inputs: change(structuredClone(r.inputs)) } : r));
   }
 
+  /** The broker's files loader with its mosquitto.conf changed. */
+  const brokerConf = (inputs: any, change: (conf: string) => string) => {
+    const conf = inputs.uploads.find((u: any) => u.file.endsWith("/mosquitto.conf"));
+    expect(conf).toBeDefined();
+    const changed = change(conf.content);
+    expect(changed).not.toBe(conf.content);
+    return { ...inputs, uploads: inputs.uploads.map((u: any) => (u === conf ? { ...u, content: changed } : u)) };
+  };
+
   test.each([
     ["a writable root filesystem", "grafana-container", (i: any) => ({ ...i, readOnly: false }), "container-read-only-root"],
     ["running as root", "simulator-container", (i: any) => ({ ...i, user: "0:0" }), "container-not-root"],
@@ -118,11 +127,27 @@ describe("the dev program under mocks, through the running pack", () => {
     ["no memory limit", "influxdb-container", (i: any) => ({ ...i, memory: undefined, memorySwap: undefined }), "container-resource-limits"],
     ["not health-gated", "grafana-container", (i: any) => ({ ...i, wait: false }), "container-health-gated"],
     ["an image by tag only", "grafana-image", (i: any) => ({ ...i, name: "grafana/grafana:latest" }), "image-pinned-by-digest"],
+    ["anonymous MQTT in the broker's staged config", "broker-files-loader", (i: any) => brokerConf(i, (c) => c.replace("allow_anonymous false", "allow_anonymous true")), "mqtt-broker-no-anonymous"],
+    ["a plaintext MQTT listener", "broker-files-loader", (i: any) => brokerConf(i, (c) => `${c}\nlistener 1883\n`), "mqtt-broker-tls-listeners-only"],
+    ["MQTT clients not identified by certificate", "broker-files-loader", (i: any) => brokerConf(i, (c) => c.replace("require_certificate true", "require_certificate false")), "mqtt-broker-certificate-identity"],
+    ["the broker's ACL dropped", "broker-files-loader", (i: any) => brokerConf(i, (c) => c.replace(/^acl_file .*$/m, "")), "mqtt-broker-acl"],
+    ["a second broker port", "broker-container", (i: any) => ({ ...i, ports: [...i.ports, { internal: 1883, external: 1883, ip: "127.0.0.1", protocol: "tcp" }] }), "mqtt-broker-published-on-one-address"],
   ])("one container weakened (%s): refused, mandatory, on that resource only", async (_what, name, change, policy) => {
     const found = await analyzeAll(weakened(name, change));
     expect(found.length).toBeGreaterThan(0);
     expect(found.every((d) => d.resource === name && d.level === MANDATORY)).toBe(true);
     expect(found.map((d) => d.policy)).toContain(policy);
+  });
+
+  test("the broker's staged config is checked when the engine sends the loader's uploads as a secret (they hold its keys)", async () => {
+    // the engine's form of a secret property value (Pulumi's sdk/nodejs/runtime/rpc.ts specialSecretSig)
+    const asSecret = (value: unknown) => ({ "4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", value });
+    const loader = resources.find((r) => r.name === "broker-files-loader")!;
+    expect(loader.secretInputs).toEqual(["uploads"]);
+    const sent = (inputs: any) => ({ ...loader, inputs: { ...inputs, uploads: asSecret(inputs.uploads) } });
+    expect(await analyze(sent(loader.inputs))).toEqual([]);
+    const weakenedLoader = brokerConf(structuredClone(loader.inputs), (c) => c.replace("allow_anonymous false", "allow_anonymous true"));
+    expect((await analyze(sent(weakenedLoader))).map((d) => d.policy)).toEqual(["mqtt-broker-no-anonymous"]);
   });
 
   test("a port published on every address is reported as advisory (it does not block)", async () => {

@@ -30,6 +30,58 @@ function containerRule(
 
 const HOST = "host";
 
+/** A file a FileVolume loader uploads: its path and content as sent to the provider. */
+interface Upload {
+  file: string;
+  content: string;
+}
+const uploadsOf = (p: Props): Upload[] => (Array.isArray(p.uploads) ? p.uploads : []).filter((u: any) => typeof u?.file === "string" && typeof u?.content === "string");
+const baseName = (path: string) => path.slice(path.lastIndexOf("/") + 1);
+
+/**
+ * The options of a mosquitto.conf by listener: Mosquitto applies a listener option (certfile,
+ * require_certificate, ...) to the listener declared last before it, or to the default listener
+ * (`port`, or none at all) when it comes first (mosquitto.conf(5), "Listeners").
+ */
+function mosquittoListeners(conf: string): { global: Map<string, string[]>; listeners: Array<{ name: string; options: Map<string, string[]> }> } {
+  const global = new Map<string, string[]>();
+  const listeners: Array<{ name: string; options: Map<string, string[]> }> = [];
+  let current = global;
+  for (const raw of conf.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    const [name, ...rest] = line.split(/\s+/);
+    const value = rest.join(" ");
+    if (name === "listener") {
+      listeners.push({ name: `listener ${value}`, options: new Map() });
+      current = listeners[listeners.length - 1].options;
+      continue;
+    }
+    current.set(name, [...(current.get(name) ?? []), value]);
+  }
+  // Mosquitto 2 opens the default listener when `port` is set, or (local only) when no listener is declared
+  if (global.has("port") || listeners.length === 0) listeners.unshift({ name: global.has("port") ? `port ${global.get("port")!.join()}` : "the default listener (no listener declared)", options: global });
+  return { global, listeners };
+}
+
+/** A rule about the MQTT broker's configuration as a FileVolume loader stages it (a file named mosquitto.conf). */
+function brokerConfigRule(name: string, description: string, check: (conf: string, uploads: Upload[], report: ReportViolation) => void): ResourceValidationPolicy {
+  return {
+    name,
+    description,
+    enforcementLevel: "mandatory",
+    validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+      if (args.type !== CONTAINER) return;
+      const uploads = uploadsOf(args.props);
+      for (const upload of uploads.filter((u) => baseName(u.file) === "mosquitto.conf")) check(upload.content, uploads, report);
+    },
+  };
+}
+
+const isTrue = (values: string[] | undefined) => values !== undefined && values.length > 0 && values.every((v) => v === "true");
+/** The started broker: its command runs mosquitto (components/mqtt-broker.ts). */
+const isBroker = (p: Props) => p.start !== false && Array.isArray(p.command) && /(^|\/)mosquitto$/.test(String(p.command[0] ?? ""));
+
 export const policies: ResourceValidationPolicy[] = [
   containerRule(
     "container-not-root",
@@ -122,6 +174,77 @@ export const policies: ResourceValidationPolicy[] = [
     },
     { enforcementLevel: "advisory" },
   ),
+  brokerConfigRule(
+    "mqtt-broker-no-anonymous",
+    "The MQTT broker never lets a client in without an identity (allow_anonymous is never true).",
+    (conf, _uploads, report) => {
+      const { global, listeners } = mosquittoListeners(conf);
+      for (const [where, options] of [["the configuration", global] as const, ...listeners.map((l) => [l.name, l.options] as const)]) {
+        if ((options.get("allow_anonymous") ?? []).includes("true")) report(`mosquitto.conf: allow_anonymous true in ${where}; a client must be identified by its certificate`);
+      }
+    },
+  ),
+  brokerConfigRule(
+    "mqtt-broker-tls-listeners-only",
+    "Every MQTT listener is TLS (certfile and keyfile): no plaintext listener, the default one included.",
+    (conf, _uploads, report) => {
+      for (const listener of mosquittoListeners(conf).listeners) {
+        for (const option of ["certfile", "keyfile", "cafile"]) {
+          if (!listener.options.get(option)?.length) report(`mosquitto.conf: ${listener.name} has no ${option}: it would accept plaintext MQTT or unverifiable clients`);
+        }
+      }
+    },
+  ),
+  brokerConfigRule(
+    "mqtt-broker-certificate-identity",
+    "Every MQTT listener requires a client certificate and takes the client's identity from it (require_certificate, use_identity_as_username).",
+    (conf, _uploads, report) => {
+      for (const listener of mosquittoListeners(conf).listeners) {
+        for (const option of ["require_certificate", "use_identity_as_username"]) {
+          if (!isTrue(listener.options.get(option))) report(`mosquitto.conf: ${listener.name} does not set ${option} true`);
+        }
+      }
+    },
+  ),
+  brokerConfigRule(
+    "mqtt-broker-acl",
+    "The MQTT broker loads an ACL file that it is given, which grants no write to a wildcard and nothing to every client.",
+    (conf, uploads, report) => {
+      const aclFiles = mosquittoListeners(conf).global.get("acl_file") ?? [];
+      if (aclFiles.length !== 1) {
+        report(`mosquitto.conf: ${aclFiles.length === 0 ? "no acl_file: every identified client could publish and subscribe anywhere" : "acl_file set more than once"}`);
+        return;
+      }
+      const acl = uploads.find((u) => baseName(u.file) === baseName(aclFiles[0]));
+      if (!acl) {
+        report(`mosquitto.conf: acl_file ${aclFiles[0]} is not among the files staged with it`);
+        return;
+      }
+      let user: string | undefined;
+      for (const raw of acl.content.split("\n")) {
+        const line = raw.trim();
+        if (line === "" || line.startsWith("#")) continue;
+        const [keyword, ...rest] = line.split(/\s+/);
+        if (keyword === "user") user = rest.join(" ");
+        else if (keyword === "pattern") report(`ACL: "${line}" applies to every client`);
+        else if (keyword === "topic") {
+          // "topic <filter>" alone grants readwrite
+          const [access, filter] = rest.length === 1 ? ["readwrite", rest[0]] : [rest[0], rest.slice(1).join(" ")];
+          if (user === undefined) report(`ACL: "${line}" comes before any user line, so it applies to anonymous clients`);
+          if ((access === "write" || access === "readwrite") && /[+#]/.test(filter)) report(`ACL: ${user ?? "anonymous"} may publish to the wildcard ${filter}`);
+        }
+      }
+    },
+  ),
+  containerRule("mqtt-broker-published-on-one-address", "The MQTT broker publishes one TCP port, on an address it names.", (p, report) => {
+    if (!isBroker(p)) return;
+    const ports: any[] = p.ports ?? [];
+    if (ports.length > 1) report(`the broker publishes ${ports.length} ports; it has one listener`);
+    for (const port of ports) {
+      if (!port.ip || port.ip === "::") report(`the broker's port ${port.external ?? port.internal} names no IPv4 address to bind to`);
+      if ((port.protocol ?? "tcp") !== "tcp") report(`the broker's port ${port.external ?? port.internal} is ${port.protocol}, not tcp`);
+    }
+  }),
   {
     name: "image-pinned-by-digest",
     description: "Images are pulled by digest, never by a moving tag such as latest.",
