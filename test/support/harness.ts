@@ -140,12 +140,12 @@ export async function runUnderMocks(
 
 /** The plain value of an exported output or of an object with outputs inside, all resolved (as Pulumi exports it). */
 export function resolveDeep(pulumi: typeof PulumiModule, value: unknown): Promise<unknown> {
-  return new Promise((r) => pulumi.output(value).apply((v) => r(v)));
+  return new Promise((r) => (pulumi.output(value as PulumiModule.Input<unknown>) as PulumiModule.Output<unknown>).apply((v) => r(v)));
 }
 
 /** Whether Pulumi would store an export (an output or an object with outputs inside) as a secret. */
 export function isSecretDeep(pulumi: typeof PulumiModule, value: unknown): Promise<boolean> {
-  return pulumi.isSecret(pulumi.output(value));
+  return pulumi.isSecret(pulumi.output(value as PulumiModule.Input<unknown>) as PulumiModule.Output<unknown>);
 }
 
 /** The plain value of an exported output (or nested object of outputs). */
