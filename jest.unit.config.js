@@ -1,11 +1,11 @@
 /**
  * Tiers 1 and 2 alone (npm run test:unit): the program under mocks and the process-level tests,
- * without Docker and without the InfluxDB tier. The root config's files minus the InfluxDB tier's
- * (test/influxdb/), which the root `npm test` runs, or skips, when the binaries are built.
+ * without Docker and without the InfluxDB and MQTT tiers. The root config's files minus those tiers'
+ * (test/influxdb/, test/mqtt/), which the root `npm test` runs, or skips, when the binaries are built.
  */
 const base = require("./jest.config");
 
 module.exports = {
   ...base,
-  testPathIgnorePatterns: [...base.testPathIgnorePatterns, "<rootDir>/test/influxdb/"],
+  testPathIgnorePatterns: [...base.testPathIgnorePatterns, "<rootDir>/test/influxdb/", "<rootDir>/test/mqtt/"],
 };

@@ -95,7 +95,9 @@ export function renderTelegrafConf(o: TelegrafConfOptions): string {
   return [
     "# Rendered by the stack (components/bridge-config.ts); changes here are overwritten.",
     "[agent]",
-    '  interval = "10s"',
+    // mqtt_consumer reconnects (paho's auto-reconnect is off) only when the agent gathers it: after
+    // a broker restart the bridge is back within this interval
+    '  interval = "2s"',
     "  round_interval = false",
     "  metric_batch_size = 1000",
     `  metric_buffer_limit = ${o.bufferLimit}`,
@@ -127,6 +129,7 @@ export function renderTelegrafConf(o: TelegrafConfOptions): string {
     '    tags = "_/site/device/_"',
     "",
     "[[inputs.internal]]",
+    '  interval = "10s"',
     `  name_prefix = ${quote(BRIDGE_METRICS_PREFIX)}`,
     "  collect_memstats = false",
     "",

@@ -67,7 +67,9 @@ export function renderMosquittoConf(o: MosquittoConfOptions): string {
     `max_inflight_messages ${o.maxInflightMessages}`,
     "max_packet_size 65536",
     "",
-    "log_dest stdout",
+    // stderr, not stdout: Mosquitto's stdout is block-buffered when it is not a terminal (a
+    // container's is a pipe), so its log lines would appear only at exit (seen in test/mqtt/).
+    "log_dest stderr",
     "log_type error",
     "log_type warning",
     "log_type notice",
