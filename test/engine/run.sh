@@ -39,6 +39,22 @@ else
   else
     cat "$STATE_DIR/base-image.log" >&2
     export ENGINE_BASE_IMAGE
+    # The broker's and bridge's stand-ins (the dev stack declares both): ENGINE_BROKER_IMAGE and
+    # ENGINE_BRIDGE_IMAGE, or the reason they cannot be built, like the base image's.
+    mqtt_rc=0
+    mqtt_images=$(bash test/engine/mqtt-images.sh 2>"$STATE_DIR/mqtt-images.log") || mqtt_rc=$?
+    if ((mqtt_rc == 3)); then
+      ENGINE_SKIP_REASON="the broker and bridge stand-in images cannot be built: $(tail -n 1 "$STATE_DIR/mqtt-images.log")"
+      export ENGINE_SKIP_REASON
+    elif ((mqtt_rc != 0)); then
+      cat "$STATE_DIR/mqtt-images.log" >&2
+      exit "$mqtt_rc"
+    else
+      cat "$STATE_DIR/mqtt-images.log" >&2
+      ENGINE_BROKER_IMAGE=$(sed -n 's/^ENGINE_BROKER_IMAGE=//p' <<<"$mqtt_images")
+      ENGINE_BRIDGE_IMAGE=$(sed -n 's/^ENGINE_BRIDGE_IMAGE=//p' <<<"$mqtt_images")
+      export ENGINE_BROKER_IMAGE ENGINE_BRIDGE_IMAGE
+    fi
   fi
 fi
 
