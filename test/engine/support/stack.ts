@@ -14,7 +14,10 @@ export const REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage";
 export const VOLUME = "docker:index/volume:Volume";
 export const NETWORK = "docker:index/network:Network";
 
-export type Service = "simulator" | "influxdb" | "grafana";
+export type Service = "simulator" | "influxdb" | "grafana" | MqttService;
+/** The services the program adds when devices or simulated MQTT devices are declared (the dev stack has three simulated ones). */
+export type MqttService = "broker" | "bridge" | "mqtt-simulator";
+export const SERVICES: readonly Service[] = ["simulator", "influxdb", "grafana", "broker", "bridge", "mqtt-simulator"];
 
 export interface DeclaredStack {
   run: Run;
@@ -43,7 +46,11 @@ export async function declaredStack(stack = "dev"): Promise<DeclaredStack> {
     run,
     containers,
     service(service) {
-      const found = containers.filter((c) => c.inputs.start !== false && String(c.inputs.name).endsWith(`-${service}`));
+      // `-simulator` also ends `-mqtt-simulator`: a name that ends with a longer service's name is that service's.
+      const longer = SERVICES.filter((s) => s !== service && s.endsWith(`-${service}`));
+      const found = containers.filter(
+        (c) => c.inputs.start !== false && String(c.inputs.name).endsWith(`-${service}`) && !longer.some((s) => String(c.inputs.name).endsWith(`-${s}`)),
+      );
       if (found.length !== 1) throw new Error(`expected one started container named *-${service}, found ${found.map((c) => c.inputs.name).join(", ") || "none"}`);
       return found[0];
     },
@@ -76,7 +83,10 @@ export function repository(reference: string): string {
 
 /** Which service a container or loader belongs to, by its declared name (`iot-dev-influxdb-files-loader` → influxdb). */
 export function serviceOf(stack: DeclaredStack, declaredName: string): Service {
-  for (const s of ["simulator", "influxdb", "grafana"] as const) {
+  // Longest names first: iot-dev-mqtt-simulator-… is not the simulator's.
+  for (const s of [...SERVICES].sort((a, b) => b.length - a.length)) {
+    const started = stack.containers.filter((c) => c.inputs.start !== false && String(c.inputs.name).endsWith(`-${s}`));
+    if (started.length === 0) continue;
     const prefix = String(stack.service(s).inputs.name);
     if (declaredName === prefix || declaredName.startsWith(`${prefix}-`)) return s;
   }
@@ -112,6 +122,22 @@ export const STAND_INS: Record<string, { source: string; dockerfile: string[] }>
   "grafana/grafana": {
     source: "grafana/grafana packaging/docker/Dockerfile: $GF_PATHS_DATA (/var/lib/grafana) chowned to grafana:root (472:0) and chmod -R 777",
     dockerfile: ["RUN mkdir -p /var/lib/grafana && chown -R 472:0 /var/lib/grafana && chmod -R 777 /var/lib/grafana"],
+  },
+};
+
+/**
+ * Stand-ins that are whole images of their own, built by test/engine/mqtt-images.sh (run.sh exports
+ * their tags): the real broker (Debian's mosquitto) and the real bridge (Telegraf from its Go module),
+ * because the tier runs them, not only probes the engine with them.
+ */
+export const BUILT_STAND_INS: Record<string, { variable: string; source: string }> = {
+  "eclipse-mosquitto": {
+    variable: "ENGINE_BROKER_IMAGE",
+    source: "test/engine/mqtt-images.sh: Debian 12's mosquitto and mosquitto-clients, user mosquitto 1883:1883, /mosquitto/data owned by it (as eclipse/mosquitto docker/2.0-openssl/Dockerfile)",
+  },
+  telegraf: {
+    variable: "ENGINE_BRIDGE_IMAGE",
+    source: "test/engine/mqtt-images.sh: Debian 12 with curl and ca-certificates, /usr/bin/telegraf built by test/mqtt/build-upstream.sh (as influxdata-docker telegraf/1.37/Dockerfile)",
   },
 };
 
@@ -169,12 +195,15 @@ export function buildImage(args: {
 /** Builds the stand-in for a pinned third-party reference, tagged in the scope (removed with it). */
 export async function buildStandIn(scope: Scope, reference: string): Promise<string> {
   const repo = repository(reference);
-  const spec = STAND_INS[repo];
+  const built = BUILT_STAND_INS[repo];
+  const from = built ? process.env[built.variable] : baseImageTag();
+  if (built && !from) throw new Error(`${built.variable} is not set: run the tier with test/engine/run.sh, which builds the stand-in for ${reference} (${built.source})`);
+  const spec = built ? { dockerfile: [] } : STAND_INS[repo];
   if (!spec) throw new Error(`no stand-in is defined for ${reference} (test/engine/support/stack.ts STAND_INS)`);
   const tag = `iot-test/standin-${repo.replace(/\//g, "-")}:${scope.id}`;
   const result = await buildImage({
     tag,
-    dockerfileText: [`FROM ${baseImageTag()}`, ...spec.dockerfile, ""].join("\n"),
+    dockerfileText: [`FROM ${from}`, ...spec.dockerfile, ""].join("\n"),
     labels: { ...scope.labels, "iot-test.stand-in-for": reference },
     deadlineMs: 120_000,
   }).catch((e: Error) => ({ ok: false, log: e.message, tag, seconds: 0 }));

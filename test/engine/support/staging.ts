@@ -161,7 +161,7 @@ done
     const { StatusCode } = await withDeadline("InfluxDB setup scripts", 30_000, () => container.wait());
     const output = await logs(container);
     const tokens: Record<string, string> = {};
-    for (const consumer of ["simulator", "grafana"]) tokens[consumer] = `engine-tier-${consumer}-${nonce}`;
+    for (const consumer of ["simulator", "grafana", "bridge"]) tokens[consumer] = `engine-tier-${consumer}-${nonce}`;
     return { exitCode: StatusCode, output: output.stdout + output.stderr, tokens };
   } finally {
     await container.remove({ force: true, v: true });
