@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Provides the real upstream parts of the MQTT tier:
-#   telegraf   v1.37.2, built from its Go module into <repo>/.cache/upstream/bin, with only the
+#   telegraf   v1.37.3, built from its Go module into <repo>/.cache/upstream/bin, with only the
 #              plugins the bridge's configuration uses (build tags below);
 #   mosquitto  the broker from Debian's package (2.0.11 on bookworm), installed with apt-get when
 #              it is missing and this user can install packages.
 # The InfluxDB binaries the tier also needs come from test/influxdb/build-upstream.sh.
 #
 # Why from source: the telegraf image cannot be pulled here; the Go module proxy serves
-# github.com/influxdata/telegraf@v1.37.2, whose go.mod has no replace directives, so
+# github.com/influxdata/telegraf@v1.37.3, whose go.mod has no replace directives, so
 # `go install module@version` builds it as released.
 #
 # Cached: telegraf is rebuilt only when it is missing, `telegraf version` reports another version,
@@ -22,7 +22,7 @@
 #   UPSTREAM_GOCACHE  Go build cache (default: .cache/upstream/go-build).
 set -euo pipefail
 
-readonly TELEGRAF_VERSION=v1.37.2
+readonly TELEGRAF_VERSION=v1.37.3
 readonly TELEGRAF_MODULE=github.com/influxdata/telegraf
 # Telegraf's plugins/*/all/*.go files are each guarded by `!custom || <kind> || <kind>.<name>`:
 # "custom" leaves out every plugin not named. These are what components/bridge-config.ts renders
@@ -84,7 +84,7 @@ require_tool() {
 	command -v "$1" >/dev/null 2>&1 || die 3 "prerequisite missing: '$1' not found on PATH ($2)"
 }
 
-# `telegraf version` prints "Telegraf 1.37.2" (internal.FormatFullVersion; "(git: …)" follows only
+# `telegraf version` prints "Telegraf 1.37.3" (internal.FormatFullVersion; "(git: …)" follows only
 # when a branch or commit was linked in). A leading "v" is ignored on both sides.
 has_version() {
 	local bin=$1 want=${2#v} out got
@@ -137,7 +137,7 @@ else
 	log "download telegraf $TELEGRAF_VERSION source: done"
 
 	# The -X name is the one telegraf's Makefile sets (INTERNAL_PKG=…/internal, Version=$(tag:v%=%)),
-	# so `telegraf version` reports "Telegraf 1.37.2" instead of "unknown". The module proxy gives no
+	# so `telegraf version` reports "Telegraf 1.37.3" instead of "unknown". The module proxy gives no
 	# commit for a tag, so Commit and Branch stay empty (the version line then has no "(git: …)").
 	# CGO off and -s -w as the Makefile's release build.
 	build_telegraf() {

@@ -192,7 +192,11 @@ mqttTier("MQTT tier: device identity, the ACL and revocation on the real broker,
       throw new Error(`${clientId} connected; expected the broker to refuse the TLS handshake (${alert})`);
     }
     expect(result.error).toMatch(new RegExp(`^${alert} `));
-    const log = await s().broker.process().waitForLog(/Client <unknown> disconnected/, 5_000, mark).then(() => s().broker.process().log().slice(mark));
+    // Mosquitto ends a refused handshake with one of two lines, depending on when OpenSSL fails it:
+    // during the handshake ("Client connection from … failed: …") or once it completed on the
+    // server's side under TLS 1.3 ("Client <unknown> disconnected"); both runs were seen here.
+    const ended = /Client <unknown> disconnected|Client connection from \S+ failed/;
+    const log = await s().broker.process().waitForLog(ended, 5_000, mark).then(() => s().broker.process().log().slice(mark));
     expect(log).toMatch(brokerSays);
     expect(log).not.toMatch(/New client connected/);
   };

@@ -69,7 +69,7 @@ export function tierStatus(): TierStatus {
   if (!/^mosquitto version 2\.0\./.test(brokerLine.line ?? "")) return (status = { skip: `${broker} is not Mosquitto 2.0.x: ${brokerLine.line ?? brokerLine.error}` });
   const telegraf = firstLine(TELEGRAF, ["version"]);
   if (telegraf.error) return (status = { skip: `no Telegraf binary: ${telegraf.error}; ${build}` });
-  // "Telegraf 1.37.2"
+  // "Telegraf 1.37.3"
   if (telegraf.line!.split(/\s+/)[1] !== pinnedTelegrafVersion()) return (status = { skip: `${TELEGRAF} reports "${telegraf.line}", not ${pinnedTelegrafVersion()}; ${build}` });
   const influxd = firstLine(INFLUXD, ["version"]);
   if (influxd.error) return (status = { skip: `no InfluxDB binary: ${influxd.error}; ${build}` });
