@@ -13,7 +13,7 @@ import { parse } from "yaml";
 import { tierStatus, ROOT } from "../../test/mqtt/support/tier";
 import { writeSection } from "../influxdb/doc-sections";
 import { round } from "../influxdb/ingest";
-import { canPin, measurePath, stackQueueSettings, type PathPlan, type PathRow } from "./path";
+import { canPin, measureDrain, measurePath, stackQueueSettings, type DrainPlan, type DrainRow, type PathPlan, type PathRow } from "./path";
 import { renderSection, renderTable, type MqttReport } from "./report";
 
 const QUICK = process.env.BENCH_QUICK === "1";
@@ -36,6 +36,17 @@ const SWEEP_DEVICES = QUICK ? 100 : 1_000;
 const SWEEP_INTERVALS = (process.env.BENCH_SWEEP ?? (QUICK ? "100" : "1000,250,100,50,25")).split(",").map(Number);
 /** Few sessions at a high rate, to set apart what a session costs from what a message costs. */
 const FEW: Array<Pick<PathPlan, "devices" | "intervalMs">> = QUICK ? [] : [{ devices: 100, intervalMs: 10 }];
+
+/**
+ * Backlog drains with only the path running: at the stack's window, then a window ten times larger
+ * (what-if). The backlog (devices × publishMs / interval) stays under 90 % of the broker's queue.
+ */
+const DRAINS: DrainPlan[] = QUICK
+  ? [{ devices: 100, intervalMs: 100, publishMs: 3_000 }]
+  : [
+      { devices: 1_000, intervalMs: 100, publishMs: 8_500 },
+      { devices: 1_000, intervalMs: 100, publishMs: 8_500, window: 10 * stackQueueSettings().bridgeUndeliveredMessages },
+    ];
 
 const RESULTS = join(ROOT, "bench", "results", QUICK ? "mqtt-path-quick.json" : "mqtt-path.json");
 const SECTION = "mqtt-path";
@@ -85,6 +96,12 @@ const RENDER_ONLY = process.env.BENCH_RENDER === "1";
       if (!row.kept) break;
     }
     for (const plan of FEW) await run(plan);
+    const drain: DrainRow[] = [];
+    for (const plan of DRAINS) {
+      process.stderr.write(`bench:mqtt: backlog drain, ${plan.devices} devices, window ${plan.window ?? "the stack's"} …\n`);
+      drain.push(await measureDrain(plan, pinned));
+      process.stderr.write(`  ${JSON.stringify(drain[drain.length - 1])}\n`);
+    }
     const mqttJs = JSON.parse(readFileSync(join(ROOT, "simulator", "node_modules", "mqtt", "package.json"), "utf8")).version;
     const version = (line: string | undefined, pattern: RegExp) => pattern.exec(line ?? "")?.[1] ?? "?";
     const report: MqttReport = {
@@ -102,6 +119,7 @@ const RENDER_ONLY = process.env.BENCH_RENDER === "1";
       queue: stackQueueSettings(),
       limits: defaultLimits(),
       rows,
+      drain,
     };
     report.durationSeconds = Math.round((Date.now() - started.getTime()) / 1000);
     mkdirSync(join(ROOT, "bench", "results"), { recursive: true });
@@ -109,7 +127,7 @@ const RENDER_ONLY = process.env.BENCH_RENDER === "1";
     writeFileSync(exploring ? RESULTS.replace(/\.json$/, "-exploring.json") : RESULTS, JSON.stringify(report, null, 2) + "\n");
     if (!QUICK && !exploring) writeDocSection(report);
     process.stdout.write(`${renderTable(report)}\n`);
-    expect(rows.every((r) => r.written > 0)).toBe(true);
+    expect(rows.every((r) => r.written > 0) && drain.every((d) => d.queued > 0)).toBe(true);
   },
   40 * 60_000,
 );

@@ -26,6 +26,7 @@ import { BUCKET } from "../../test/mqtt/support/influxdb";
 import { connectDevice, publishQos1, rfc3339ToNs, startStack, type Stack } from "../../test/mqtt/support/stack";
 import { cpuSecondsOf, round, statusKiB } from "../influxdb/ingest";
 import { ROOT } from "../../test/mqtt/support/tier";
+import { startStackWithWindow } from "./stack";
 
 export const PATH_CORE = 1;
 export const LOAD_CORE = 0;
@@ -67,6 +68,18 @@ export function canPin(): boolean {
   }
 }
 
+/** A core's busy and total jiffies from /proc/stat (busy: everything but idle and iowait), whoever ran there. */
+function coreJiffies(core: number): { busy: number; total: number } {
+  const line = readFileSync("/proc/stat", "utf8").split("\n").find((l) => l.startsWith(`cpu${core} `));
+  if (!line) return { busy: NaN, total: NaN };
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy, total: busy + idle + iowait };
+}
+
+/** The share of a core that was busy between two readings (0–1), by any process. */
+const busyShare = (a: { busy: number; total: number }, b: { busy: number; total: number }) => round((b.busy - a.busy) / Math.max(1, b.total - a.total), 3);
+
 /** Moves every thread of a process to one core; processes it starts afterwards inherit that core. */
 function pin(pid: number, core: number): void {
   execFileSync("taskset", ["-a", "-p", "-c", String(core), String(pid)], { stdio: "ignore" });
@@ -105,6 +118,9 @@ export interface PathRow extends PathPlan {
   latencyP50Ms: number;
   latencyP99Ms: number;
   latencyMaxMs: number;
+  /** how busy the path's core and the load's core were over the window (0–1), by any process, other tenants' included */
+  pathCoreBusy: number;
+  loadCoreBusy: number;
   /** CPU over the window, in cores (CPU-seconds per second) */
   brokerCores: number;
   bridgeCores: number;
@@ -233,20 +249,22 @@ export const deviceIds = (count: number) => Array.from({ length: count }, (_, i)
 
 const mib = (kib: number) => round(kib / 1024, 1);
 
-/** One run on a fresh path: see the file's comment. */
-export async function measurePath(plan: PathPlan, pinned: boolean): Promise<PathRow> {
-  const ids = deviceIds(plan.devices);
+/** The path's three servers, on PATH_CORE when pinned, with the stack's queue settings checked. */
+async function startPath(ids: string[], pinned: boolean, window?: number): Promise<{ stack: Stack; queue: ReturnType<typeof stackQueueSettings> }> {
   const devices = [...ids.map((id) => ({ id, site: SITE })), { id: PROBE_ID, site: PROBE_SITE }];
-  const queue = stackQueueSettings();
+  const declared = stackQueueSettings();
+  const queue = window === undefined ? declared : { ...declared, bridgeUndeliveredMessages: window };
   // The servers inherit this process's core when they start (and Go sizes GOMAXPROCS from it).
   if (pinned) pin(process.pid, PATH_CORE);
   let stack: Stack;
   try {
-    stack = await startStack({ devices, maxQueuedMessages: queue.brokerQueueMessages });
+    stack =
+      window === undefined
+        ? await startStack({ devices, maxQueuedMessages: queue.brokerQueueMessages })
+        : await startStackWithWindow({ devices, maxQueuedMessages: queue.brokerQueueMessages, window });
   } finally {
     if (pinned) pin(process.pid, LOAD_CORE);
   }
-  let sim: RunningSimulator | undefined;
   try {
     // the rest of the path's window settings come from the tier's defaults: they must be the stack's
     const brokerConf = readFileSync(join(stack.broker.dir, "mosquitto.conf"), "utf8");
@@ -255,42 +273,86 @@ export async function measurePath(plan: PathPlan, pinned: boolean): Promise<Path
       max_inflight_messages: [configValue(brokerConf, "max_inflight_messages"), queue.bridgeUndeliveredMessages],
       max_undelivered_messages: [configValue(stack.bridge.conf, "max_undelivered_messages"), queue.bridgeUndeliveredMessages],
     };
-    for (const [key, [rendered, declared]] of Object.entries(settings)) {
-      if (rendered !== declared) throw new Error(`the bench's ${key} is ${rendered}, the stack declares ${declared} (index.ts): the figures would not be the stack's`);
+    for (const [key, [rendered, expected]] of Object.entries(settings)) {
+      if (rendered !== expected) throw new Error(`the bench's ${key} is ${rendered}, not ${expected}${window === undefined ? " as the stack declares (index.ts): the figures would not be the stack's" : ""}`);
     }
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+  return { stack, queue };
+}
+
+const SHUTDOWN_TIMEOUT_MS = 60_000;
+
+/** The simulator in MQTT mode with one identity file pair per device, on LOAD_CORE (this process's core). */
+function startMqttSimulator(stack: Stack, ids: string[], intervalMs: number): RunningSimulator {
+  const identityDir = join(stack.dir, "identities");
+  mkdirSync(identityDir, { recursive: true, mode: 0o700 });
+  for (const id of ids) {
+    const identity = stack.identities.get(id)!;
+    writeFileSync(join(identityDir, `${id}.crt`), identity.certPem);
+    writeFileSync(join(identityDir, `${id}.key`), identity.keyPem, { mode: 0o600 });
+  }
+  return startSimulator({
+    PATH: process.env.PATH ?? "",
+    LOG_LEVEL: "info",
+    SIM_TRANSPORT: "mqtt",
+    MQTT_URL: `mqtts://localhost:${stack.broker.port}`,
+    MQTT_CA_FILE: stack.caFile,
+    MQTT_IDENTITY_DIR: identityDir,
+    SIM_SITE: SITE,
+    SIM_INTERVAL_MS: String(intervalMs),
+    // no radio dropouts: every device offers exactly devices × 1000 / interval readings a second
+    SIM_FAULT_DROPOUT_RATE: "0",
+    SIM_HEALTH_FILE: join(stack.dir, "simulator-health.json"),
+    SIM_STARTUP_TIMEOUT_MS: "120000",
+    // the drain after SIGTERM waits for every PUBACK; a cut would count as drops
+    SIM_SHUTDOWN_TIMEOUT_MS: String(SHUTDOWN_TIMEOUT_MS),
+    SIM_ALLOW_LONG_SHUTDOWN: "true",
+  });
+}
+
+/** SIGTERM, the drain, and the summary line. */
+async function stopSimulator(sim: RunningSimulator): Promise<LogLine> {
+  await signalAndWaitForExit(sim, SHUTDOWN_TIMEOUT_MS + 10_000);
+  const summary = sim.logs.filter(isSummary).pop();
+  if (!summary) throw new Error(`the simulator exited without its summary line:\n${sim.output().slice(-3000)}`);
+  return summary;
+}
+
+/**
+ * Waits until the fleet's readings in InfluxDB reach `expected`, or stop growing for `stallMs`
+ * (then something was lost, and the caller's row says so). Returns the counts by device.
+ */
+async function waitForStored(stack: Stack, since: Date, expected: number, stallMs: number): Promise<Map<string, number>> {
+  let stored = await storedByDevice(stack, since);
+  let total = [...stored.values()].reduce((a, b) => a + b, 0);
+  let lastGrowth = Date.now();
+  while (total < expected && Date.now() - lastGrowth < stallMs) {
+    await sleep(250);
+    stored = await storedByDevice(stack, since);
+    const now = [...stored.values()].reduce((a, b) => a + b, 0);
+    if (now > total) lastGrowth = Date.now();
+    total = now;
+  }
+  return stored;
+}
+
+/** One run on a fresh path: see the file's comment. */
+export async function measurePath(plan: PathPlan, pinned: boolean): Promise<PathRow> {
+  const ids = deviceIds(plan.devices);
+  const { stack } = await startPath(ids, pinned);
+  let sim: RunningSimulator | undefined;
+  try {
     const brokerPid = stack.broker.process().child.pid as number;
     const bridgePid = stack.bridge.process().child.pid as number;
     const influxdPid = stack.influx.process().child.pid as number;
     const brokerIdleKiB = statusKiB(brokerPid, "VmRSS");
     const bridgeIdleKiB = statusKiB(bridgePid, "VmRSS");
-
-    const identityDir = join(stack.dir, "identities");
-    mkdirSync(identityDir, { mode: 0o700 });
-    for (const id of ids) {
-      const identity = stack.identities.get(id)!;
-      writeFileSync(join(identityDir, `${id}.crt`), identity.certPem);
-      writeFileSync(join(identityDir, `${id}.key`), identity.keyPem, { mode: 0o600 });
-    }
     const since = new Date(Date.now() - 60_000);
-    const shutdownTimeoutMs = 60_000;
     const simStarted = Date.now();
-    sim = startSimulator({
-      PATH: process.env.PATH ?? "",
-      LOG_LEVEL: "info",
-      SIM_TRANSPORT: "mqtt",
-      MQTT_URL: `mqtts://localhost:${stack.broker.port}`,
-      MQTT_CA_FILE: stack.caFile,
-      MQTT_IDENTITY_DIR: identityDir,
-      SIM_SITE: SITE,
-      SIM_INTERVAL_MS: String(plan.intervalMs),
-      // no radio dropouts: every device offers exactly devices × 1000 / interval readings a second
-      SIM_FAULT_DROPOUT_RATE: "0",
-      SIM_HEALTH_FILE: join(stack.dir, "simulator-health.json"),
-      SIM_STARTUP_TIMEOUT_MS: "120000",
-      // the drain after SIGTERM waits for every PUBACK; a cut would count as drops
-      SIM_SHUTDOWN_TIMEOUT_MS: String(shutdownTimeoutMs),
-      SIM_ALLOW_LONG_SHUTDOWN: "true",
-    });
+    sim = startMqttSimulator(stack, ids, plan.intervalMs);
     const connected = await sim.waitForLog((l) => l.msg === "all devices connected", 120_000, "every device to connect");
     const connectSeconds = (Number(connected.time) - simStarted) / 1000;
     const live = await sim.waitForLog((l) => l.msg === "live", 30_000, "the simulator to go live");
@@ -300,33 +362,24 @@ export async function measurePath(plan: PathPlan, pinned: boolean): Promise<Path
     const pids = { broker: brokerPid, bridge: bridgePid, influxd: influxdPid, simulator: simPid };
     const cpu0 = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSecondsOf(pid)]));
     const probe = startProbe(stack, since);
+    const cores0 = [coreJiffies(PATH_CORE), coreJiffies(LOAD_CORE)];
     const count0 = await storedTotal(stack, since);
     const from = Date.now();
     await sleep(plan.windowMs);
     const count1 = await storedTotal(stack, since);
     const to = Date.now();
     const cpu1 = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSecondsOf(pid)]));
+    const cores1 = [coreJiffies(PATH_CORE), coreJiffies(LOAD_CORE)];
     const seconds = (to - from) / 1000;
     const delivered = count1 - count0;
     const simulatorPeakKiB = statusKiB(simPid, "VmHWM");
 
     const stopAt = Date.now();
-    await signalAndWaitForExit(sim, shutdownTimeoutMs + 10_000);
-    const summary: LogLine | undefined = sim.logs.filter(isSummary).pop();
-    if (!summary) throw new Error(`the simulator exited without its summary line:\n${sim.output().slice(-3000)}`);
+    const summary = await stopSimulator(sim);
     const written = Number(summary.points_written);
     // what the broker has accepted is in its queue for the bridge: wait until InfluxDB has it all
-    // (or stops growing for 10 s: then something was lost, and the row says so)
-    let stored = await storedByDevice(stack, since);
-    let total = [...stored.values()].reduce((a, b) => a + b, 0);
-    let lastGrowth = Date.now();
-    while (total < written && Date.now() - lastGrowth < 10_000) {
-      await sleep(250);
-      stored = await storedByDevice(stack, since);
-      const now = [...stored.values()].reduce((a, b) => a + b, 0);
-      if (now > total) lastGrowth = Date.now();
-      total = now;
-    }
+    const stored = await waitForStored(stack, since, written, 10_000);
+    const total = [...stored.values()].reduce((a, b) => a + b, 0);
     const latency = await probe.finish(30_000);
     const counts = [...stored.values()];
     const cores = (name: keyof typeof pids) => round((cpu1[name] - cpu0[name]) / seconds, 3);
@@ -354,6 +407,8 @@ export async function measurePath(plan: PathPlan, pinned: boolean): Promise<Path
       latencyP50Ms: latency.p50,
       latencyP99Ms: latency.p99,
       latencyMaxMs: latency.max,
+      pathCoreBusy: busyShare(cores0[0], cores1[0]),
+      loadCoreBusy: busyShare(cores0[1], cores1[1]),
       brokerCores: cores("broker"),
       bridgeCores: cores("bridge"),
       influxdCores: cores("influxd"),
@@ -373,6 +428,109 @@ export async function measurePath(plan: PathPlan, pinned: boolean): Promise<Path
       simulatorInflightCap: Number(summary.inflight_cap),
       kept: zeroLoss && deliveredPerSecond >= 0.95 * offeredPerSecond && latency.seen === latency.published,
       cores: pinned ? `path on core ${PATH_CORE}, load on core ${LOAD_CORE}` : "unpinned",
+    };
+  } catch (error) {
+    if (error instanceof Error) error.message = `${error.message}\n${stack.logs()}`;
+    throw error;
+  } finally {
+    if (sim && sim.process.exitCode === null && sim.process.signalCode === null) sim.process.kill("SIGKILL");
+    await stack.stop();
+  }
+}
+
+export interface DrainPlan {
+  devices: number;
+  intervalMs: number;
+  /** how long the simulator publishes while the bridge is away: devices × this / interval readings queue up */
+  publishMs: number;
+  /** the bridge's window (max_undelivered_messages = the broker's max_inflight_messages); default: the stack's */
+  window?: number;
+}
+
+export interface DrainRow extends DrainPlan {
+  /** the window the run used (the stack's unless the plan set one) */
+  window: number;
+  /** readings the broker acknowledged while the bridge was away, queued for its session */
+  queued: number;
+  stored: number;
+  zeroLoss: boolean;
+  /** from Telegraf's connection to the broker until the last queued reading was queryable */
+  drainSeconds: number;
+  /** queued / drainSeconds: what broker → Telegraf → influxd carries with no load generator running */
+  drainedPerSecond: number;
+  /** how busy the path's core was over the drain (0–1), by any process, other tenants' included */
+  pathCoreBusy: number;
+  brokerCores: number;
+  bridgeCores: number;
+  influxdCores: number;
+  brokerMicrosPerMessage: number;
+  bridgeMicrosPerMessage: number;
+  influxdMicrosPerMessage: number;
+  bridgePeakRssMiB: number;
+  cores: string;
+}
+
+/**
+ * The path's own ceiling, apart from the load generator (which shares the machine): the bridge is
+ * stopped, the simulator publishes a backlog that the broker queues for the bridge's persistent
+ * session (within the stack's queue), the simulator exits, and then Telegraf starts and drains the
+ * backlog into InfluxDB. Its rate is what the broker's delivery, Telegraf's acknowledge-after-write
+ * window and influxd's writes carry together, with only the path running.
+ */
+export async function measureDrain(plan: DrainPlan, pinned: boolean): Promise<DrainRow> {
+  const ids = deviceIds(plan.devices);
+  const { stack, queue } = await startPath(ids, pinned, plan.window);
+  let sim: RunningSimulator | undefined;
+  try {
+    if ((plan.devices * plan.publishMs) / plan.intervalMs > 0.9 * queue.brokerQueueMessages) {
+      throw new Error(`a backlog of ${(plan.devices * plan.publishMs) / plan.intervalMs} readings would overflow the broker's queue of ${queue.brokerQueueMessages}`);
+    }
+    await stack.bridge.stop();
+    const since = new Date(Date.now() - 60_000);
+    sim = startMqttSimulator(stack, ids, plan.intervalMs);
+    await sim.waitForLog((l) => l.msg === "live", 120_000, "the simulator to go live");
+    await sleep(plan.publishMs);
+    const summary = await stopSimulator(sim);
+    const queued = Number(summary.points_written);
+    if (Number(summary.points_dropped) !== 0) throw new Error(`the simulator dropped ${summary.points_dropped} readings while the bridge was away`);
+    const brokerPid = stack.broker.process().child.pid as number;
+    const influxdPid = stack.influx.process().child.pid as number;
+    const broker0 = cpuSecondsOf(brokerPid);
+    const influxd0 = cpuSecondsOf(influxdPid);
+    // Telegraf starts on the path's core, as the first time
+    if (pinned) pin(process.pid, PATH_CORE);
+    try {
+      await stack.bridge.start();
+    } finally {
+      if (pinned) pin(process.pid, LOAD_CORE);
+    }
+    // from Telegraf's "Connected" (seen within 50 ms): its start-up is not part of the drain
+    const started = Date.now();
+    const core0 = coreJiffies(PATH_CORE);
+    const bridgePid = stack.bridge.process().child.pid as number;
+    const stored = await waitForStored(stack, since, queued, 10_000);
+    const core1 = coreJiffies(PATH_CORE);
+    const total = [...stored.values()].reduce((a, b) => a + b, 0);
+    // the last poll saw it: the drain ended at most one poll (250 ms) before
+    const drainSeconds = (Date.now() - started) / 1000;
+    const cpu = { broker: cpuSecondsOf(brokerPid) - broker0, bridge: cpuSecondsOf(bridgePid), influxd: cpuSecondsOf(influxdPid) - influxd0 };
+    return {
+      ...plan,
+      window: queue.bridgeUndeliveredMessages,
+      queued,
+      stored: total,
+      zeroLoss: total === queued && stored.size === plan.devices,
+      drainSeconds: round(drainSeconds, 2),
+      drainedPerSecond: Math.round(total / drainSeconds),
+      pathCoreBusy: busyShare(core0, core1),
+      brokerCores: round(cpu.broker / drainSeconds, 3),
+      bridgeCores: round(cpu.bridge / drainSeconds, 3),
+      influxdCores: round(cpu.influxd / drainSeconds, 3),
+      brokerMicrosPerMessage: round((cpu.broker * 1e6) / Math.max(total, 1), 1),
+      bridgeMicrosPerMessage: round((cpu.bridge * 1e6) / Math.max(total, 1), 1),
+      influxdMicrosPerMessage: round((cpu.influxd * 1e6) / Math.max(total, 1), 1),
+      bridgePeakRssMiB: mib(statusKiB(bridgePid, "VmHWM")),
+      cores: pinned ? `path on core ${PATH_CORE}` : "unpinned",
     };
   } catch (error) {
     if (error instanceof Error) error.message = `${error.message}\n${stack.logs()}`;

@@ -1,5 +1,5 @@
 // The MQTT path benchmark's tables and its section of docs/PERFORMANCE.md, from the measured rows.
-import type { PathRow } from "./path";
+import type { DrainRow, PathRow } from "./path";
 import { round } from "../influxdb/ingest";
 import { READING_FIELDS } from "../../simulator/src/schema";
 
@@ -14,6 +14,8 @@ export interface MqttReport {
   limits: { brokerCores: number; bridgeCores: number; influxdCores: number };
   durationSeconds?: number;
   rows: PathRow[];
+  /** backlog drains with only the path running: the stack's window first, then any what-if windows */
+  drain: DrainRow[];
 }
 
 const n = (x: number) => (Number.isFinite(x) ? x.toLocaleString("en") : "–");
@@ -41,34 +43,64 @@ export function perThousand(r: PathRow) {
   };
 }
 
-/** The fastest run that kept up, and the first that did not, with what limited it. */
+/** What the stack's default container limit of each part would carry, from its CPU per message in the drain (derived, not measured). */
+export function atDefaultLimits(report: MqttReport, d: DrainRow) {
+  const carry = (cores: number, micros: number) => (micros > 0 ? Math.round((cores * 1e6) / micros) : NaN);
+  return {
+    broker: carry(report.limits.brokerCores, d.brokerMicrosPerMessage),
+    bridge: carry(report.limits.bridgeCores, d.bridgeMicrosPerMessage),
+    influxd: carry(report.limits.influxdCores, d.influxdMicrosPerMessage),
+  };
+}
+
+/** The fastest live run that kept up, the top rate asked for, the path's own ceiling, and what limited each. */
 export function headline(report: MqttReport) {
   const kept = report.rows.filter((r) => r.kept);
   const best = [...kept].sort((a, b) => b.deliveredPerSecond - a.deliveredPerSecond)[0];
   const top = [...report.rows].sort((a, b) => b.offeredPerSecond - a.offeredPerSecond || b.devices - a.devices)[0];
-  const path = top ? round(top.brokerCores + top.bridgeCores + top.influxdCores, 2) : NaN;
-  const parts = top
-    ? ([
-        ["mosquitto", top.brokerCores],
-        ["Telegraf", top.bridgeCores],
-        ["influxd", top.influxdCores],
-      ] as const)
-    : [];
-  const largest = [...parts].sort((a, b) => b[1] - a[1])[0];
-  let limit = "";
+  const drain = report.drain.find((d) => d.window === report.queue.bridgeUndeliveredMessages);
+  const whatIf = report.drain.find((d) => d.window !== report.queue.bridgeUndeliveredMessages);
+  let live = "";
   if (top) {
-    const behind = top.generatedPerSecond < 0.95 * top.offeredPerSecond;
-    const pathSaturated = path >= 0.9;
-    const loadSaturated = top.simulatorCores >= 0.9;
-    if (pathSaturated) {
-      limit = `the path's core was busy (${path} of one core: mosquitto ${top.brokerCores}, Telegraf ${top.bridgeCores}, influxd ${top.influxdCores}); the largest share is ${largest[0]}'s`;
-    } else if (loadSaturated || behind) {
-      limit = `the load side: the simulator generated ${n(top.generatedPerSecond)} of the ${n(top.offeredPerSecond)} readings a second asked of it at ${top.simulatorCores} of its core (its core is shared with this process and the probe), while the path's core was at ${path}`;
+    const path = round(top.brokerCores + top.bridgeCores + top.influxdCores, 2);
+    if (top.kept) {
+      live = `every live run kept up, the fastest at ${n(top.deliveredPerSecond)} messages a second with the path's three processes at ${path} of their core`;
+    } else if (top.generatedPerSecond < 0.95 * top.offeredPerSecond) {
+      live = `at ${label(top)} (${n(top.offeredPerSecond)} a second asked) the load side gave out first: the simulator generated ${n(top.generatedPerSecond)} a second, at ${top.simulatorCores} of a core, ${top.simulatorMicrosPerMessage} µs a message for mqtt.js and TLS (its core ${Math.round(top.loadCoreBusy * 100)} % busy with this process, the probe and other tenants), while the path's three processes used ${path} of their core (${Math.round(top.pathCoreBusy * 100)} % busy in all)`;
     } else {
-      limit = `no core was saturated (path ${path}, simulator ${top.simulatorCores}): the bridge's window of ${n(report.queue.bridgeUndeliveredMessages)} unacknowledged messages bounds what one flush can carry`;
+      live = `at ${label(top)} the path fell behind: ${n(top.deliveredPerSecond)} of ${n(top.generatedPerSecond)} generated a second delivered, the path's three processes at ${path} of their core (${Math.round(top.pathCoreBusy * 100)} % busy in all)`;
     }
   }
-  return { best, top, path, limit };
+  let ceiling = "";
+  if (drain) {
+    const parts = [
+      ["mosquitto", drain.brokerCores],
+      ["Telegraf", drain.bridgeCores],
+      ["influxd", drain.influxdCores],
+    ] as const;
+    const largest = [...parts].sort((a, b) => b[1] - a[1])[0];
+    const limits = atDefaultLimits(report, drain);
+    const first = (
+      [
+        ["mosquitto", limits.broker, report.limits.brokerCores],
+        ["Telegraf", limits.bridge, report.limits.bridgeCores],
+        ["influxd", limits.influxd, report.limits.influxdCores],
+      ] as const
+    )
+      .slice()
+      .sort((a, b) => a[1] - b[1])[0];
+    const windowVerdict = whatIf
+      ? Math.abs(whatIf.drainedPerSecond / drain.drainedPerSecond - 1) < 0.1
+        ? `a ${n(whatIf.window)}-message window drained at ${round(whatIf.drainedPerSecond / drain.drainedPerSecond, 2)} × that rate, so the bridge's acknowledge-after-write window of ${n(drain.window)} is not the limit; the core is`
+        : `a ${n(whatIf.window)}-message window drained at ${round(whatIf.drainedPerSecond / drain.drainedPerSecond, 2)} × that rate, so the bridge's acknowledge-after-write window of ${n(drain.window)} does bound the rate`
+      : "";
+    ceiling =
+      `with the load generator stopped, the path drained a backlog of ${n(drain.queued)} messages from ${n(drain.devices)} devices at **${n(drain.drainedPerSecond)} a second** ` +
+      `with its core ${Math.round(drain.pathCoreBusy * 100)} % busy (mosquitto ${drain.brokerCores}, Telegraf ${drain.bridgeCores}, influxd ${drain.influxdCores} of it; the rest other tenants of this shared machine): ` +
+      `${largest[0]} takes the largest share${windowVerdict ? `; ${windowVerdict}` : ""}. ` +
+      `At the stack's default container limits, ${first[0]} would be the first to saturate, at about ${n(first[1])} messages a second (${first[2]} core ÷ its ${first[0] === "mosquitto" ? drain.brokerMicrosPerMessage : first[0] === "Telegraf" ? drain.bridgeMicrosPerMessage : drain.influxdMicrosPerMessage} µs a message in the drain; derived, not measured)`;
+  }
+  return { best, top, drain, whatIf, live, ceiling };
 }
 
 export function renderTable(report: MqttReport): string {
@@ -100,11 +132,20 @@ export function renderTable(report: MqttReport): string {
     const p = perThousand(r);
     return `| ${label(r)} | ${p.brokerMiB} | ${p.bridgeMiB} | ${p.brokerCores} | ${p.bridgeCores} |`;
   });
-  return [...head, ...rows, "", ...costHead, ...cost, "", ...perHead, ...per].join("\n");
+  const drainHead = [
+    "| backlog drain (no load running) | window | queued | in InfluxDB | zero loss | drained msg/s | × the stack's window | path core busy | cores: mosquitto / Telegraf / influxd | µs CPU per message: mosquitto / Telegraf / influxd | Telegraf peak RSS MiB |",
+    "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
+  ];
+  const stackDrain = report.drain.find((d) => d.window === report.queue.bridgeUndeliveredMessages);
+  const drain = report.drain.map(
+    (d) =>
+      `| ${n(d.devices)} devices, ${n(d.queued)} queued | ${n(d.window)} | ${n(d.queued)} | ${n(d.stored)} | ${d.zeroLoss ? "yes" : "**no**"} | **${n(d.drainedPerSecond)}** | ${stackDrain ? ratio(d.drainedPerSecond, stackDrain.drainedPerSecond) : "–"} | ${Math.round(d.pathCoreBusy * 100)} % | ${d.brokerCores} / ${d.bridgeCores} / ${d.influxdCores} | ${d.brokerMicrosPerMessage} / ${d.bridgeMicrosPerMessage} / ${d.influxdMicrosPerMessage} | ${d.bridgePeakRssMiB} |`,
+  );
+  return [...head, ...rows, "", ...costHead, ...cost, "", ...perHead, ...per, ...(drain.length ? ["", ...drainHead, ...drain] : [])].join("\n");
 }
 
 export function renderSection(report: MqttReport): string {
-  const { best, top, limit } = headline(report);
+  const { best, live, ceiling } = headline(report);
   const m = report.machine;
   const v = report.versions;
   const first = report.rows[0];
@@ -123,8 +164,9 @@ Node.js ${v.node}, mqtt.js ${v.mqttJs}.
 
 ${renderTable(report)}
 
-- **Highest rate carried with zero loss**: ${best ? `**${n(best.deliveredPerSecond)} messages (= points) a second** (${n(best.fieldsPerSecond)} field values a second) from ${label(best)}, latency p50 ${ms(best.latencyP50Ms)} ms, p99 ${ms(best.latencyP99Ms)} ms` : "none of the runs kept up"}.
-- **The limit** at the top rate (${top ? label(top) : "–"}, ${top ? n(top.offeredPerSecond) : "–"} offered, ${top ? n(top.deliveredPerSecond) : "–"} delivered): ${limit}.
+- **Highest rate carried live with zero loss**: ${best ? `**${n(best.deliveredPerSecond)} messages (= points) a second** (${n(best.fieldsPerSecond)} field values a second) from ${label(best)}, latency p50 ${ms(best.latencyP50Ms)} ms, p99 ${ms(best.latencyP99Ms)} ms` : "none of the runs kept up"}.
+- **The limit, live**: ${live || "–"}.
+- **The path's own ceiling**: ${ceiling || "not measured in this run"}.
 - **The stack's default limits** are ${report.limits.brokerCores} core for the broker, ${report.limits.bridgeCores} for the bridge and ${report.limits.influxdCores} for InfluxDB (Pulumi.yaml brokerCpuMillis, bridgeCpuMillis, influxCpuMillis); compare them with the cores columns.
 - **Ratios**: a run's CPU per message against the run at the same offered rate with fewer devices, measured in the same bench run: what the extra TLS sessions cost at that rate. CPU per message includes each process's fixed cost over the window (timers, keep-alives, the bridge's own counters every 10 s, and for influxd the probe's ten queries a second), so it is high where little is sent.
 
@@ -132,6 +174,10 @@ How it is measured (bench/mqtt/path.ts):
 - **delivered** is the fleet's readings counted in InfluxDB at the start and at the end of a ${first ? first.windowMs / 1000 : "?"} s window, after a ${first ? first.warmupMs / 1000 : "?"} s warm-up; one message is one reading is one point of ${Object.keys(READING_FIELDS).length} fields. **generated** is the simulator's own count from going live to SIGTERM: below offered, the load side could not keep its schedule.
 - **zero loss**: after the simulator's SIGTERM drain (every PUBACK awaited), the count in InfluxDB by device, summed, equals the simulator's points_written, every device has points, and nothing was dropped. A redelivered message overwrites its own point, so duplicates cannot hide a loss.
 - **latency** is publish to queryable: a probe device (its own certificate, ACL entry and topic) publishes a schema reading every 100 ms stamped with its publish time; the bench polls InfluxDB every 100 ms, and a reading's latency is the end of the first poll that returned it minus its publish time: an upper bound, up to one poll interval plus the query's own time too high. Telegraf writes when 1,000 metrics are batched or every second (flush_interval), which sets the floor at low rates.
+- **backlog drain**: Telegraf is stopped, the simulator publishes a backlog that the broker queues for the bridge's persistent session (within the stack's queue), the simulator exits, Telegraf starts, and the drain is timed from its connection until the last queued reading is queryable (counts polled every 250 ms). Only the path runs, so the load generator's cost cannot hide the path's; the what-if row repeats it with a larger window (Telegraf's max_undelivered_messages and the broker's max_inflight_messages together, as the stack keeps them).
+- **path core busy** is the share of the path's core that was busy over the window (/proc/stat), whoever ran there: other tenants of the machine included, which the per-process cores leave out.
 - **cores** are CPU-seconds per second over the window (utime + stime from /proc/<pid>/stat); **peak RSS** is VmHWM (/proc/<pid>/status) over the whole run; **per 1,000 devices** the memory the connected devices added (peak − before they connected) and the cores at that run's rate.
+
+Reproduce: \`npm run bench:mqtt\` (builds the simulator, influxd and Telegraf first, as the MQTT tier needs them; this run took ${report.durationSeconds ?? "?"} s), under \`flock /tmp/bench.lock\` where other benchmarks share the machine. \`BENCH_QUICK=1 npm run bench:mqtt\` is a short run (bench/results/mqtt-path-quick.json, docs untouched); \`BENCH_RENDER=1 npm run bench:mqtt\` renders this section again from bench/results/mqtt-path.json. The MQTT tier runs a smoke run of it (test/mqtt/mqtt-bench.test.ts).
 `;
 }

@@ -2,7 +2,7 @@
 // sizes, so that the benchmark keeps working as the program, the simulator and this tier change.
 // Not a benchmark: nothing is timed or compared, nothing is pinned to a core. What it checks is
 // that the bench's figures are consistent: the counts add up, nothing is lost, every figure read.
-import { measurePath, type PathRow } from "../../bench/mqtt/path";
+import { measureDrain, measurePath, type DrainRow, type PathRow } from "../../bench/mqtt/path";
 import { headline, renderSection, renderTable, type MqttReport } from "../../bench/mqtt/report";
 import { keepSections, withSection } from "../../bench/influxdb/doc-sections";
 import { mqttTier } from "./support/tier";
@@ -11,6 +11,7 @@ const DEVICES = 5;
 
 mqttTier("MQTT tier: the MQTT path benchmark runs against the real broker, Telegraf and influxd (smoke run, tiny sizes)", () => {
   let row: PathRow;
+  let drain: DrainRow;
 
   test("a run gives a row whose counts add up: everything written is in InfluxDB, by device, nothing dropped", async () => {
     row = await measurePath({ devices: DEVICES, intervalMs: 200, warmupMs: 1_000, windowMs: 2_000 }, false);
@@ -53,6 +54,16 @@ mqttTier("MQTT tier: the MQTT path benchmark runs against the real broker, Teleg
     expect(row.simulatorPeakRssMiB).toBeGreaterThan(0);
   });
 
+  test("a backlog queued for the stopped bridge is drained into InfluxDB whole, by device, and timed", async () => {
+    drain = await measureDrain({ devices: DEVICES, intervalMs: 200, publishMs: 2_000 }, false);
+    expect(drain.queued).toBeGreaterThan(0);
+    expect({ stored: drain.stored, zeroLoss: drain.zeroLoss }).toEqual({ stored: drain.queued, zeroLoss: true });
+    expect(drain.window).toBeGreaterThan(0);
+    expect(drain.drainSeconds).toBeGreaterThan(0);
+    expect(drain.drainedPerSecond).toBe(Math.round(drain.stored / drain.drainSeconds));
+    for (const figure of [drain.brokerCores, drain.bridgeCores, drain.influxdCores]) expect(Number.isFinite(figure) && figure >= 0).toBe(true);
+  }, 90_000);
+
   test("the tables and the docs section are made from the rows, and `npm run bench` keeps that section", () => {
     const report: MqttReport = {
       date: new Date().toISOString(),
@@ -62,9 +73,12 @@ mqttTier("MQTT tier: the MQTT path benchmark runs against the real broker, Teleg
       queue: { brokerQueueMessages: 100_000, bridgeUndeliveredMessages: 1_000 },
       limits: { brokerCores: 0.5, bridgeCores: 0.5, influxdCores: 1 },
       rows: [row],
+      drain: [drain],
     };
     expect(renderTable(report)).toContain(`| ${DEVICES} devices every 200 ms | ${(DEVICES * 5).toLocaleString("en")} |`);
+    expect(renderTable(report)).toContain(`| ${DEVICES} devices, ${drain.queued.toLocaleString("en")} queued |`);
     expect(headline(report).best).toBe(row.kept ? row : undefined);
+    expect(headline(report).drain).toBe(drain);
     const section = renderSection(report);
     const doc = withSection("# Performance\n\nfigures of npm run bench\n", "mqtt-path", section);
     const regenerated = keepSections(doc, "# Performance\n\nnew figures of npm run bench\n");
