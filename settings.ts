@@ -463,6 +463,11 @@ export function loadSettings(
     const mqttEnabled = c.devices.length + c.simMqttDevices > 0;
     if (mqttEnabled && !c.mqttBindAddress.startsWith("127.")) {
       warnings.push(`The MQTT broker is published on ${c.mqttBindAddress}:${c.mqttPort}, reachable from that network: only devices with a certificate of this stack can connect, but make sure a firewall limits who can reach it.`);
+      if (c.mqttBindAddress !== "0.0.0.0" && !c.mqttExternalNames.includes(c.mqttBindAddress)) {
+        warnings.push(
+          `mqttBindAddress ${c.mqttBindAddress} is not in mqttExternalNames: devices that connect by that address cannot verify the broker's certificate, and device bundles name ${c.mqttExternalNames[0]}; add it to mqttExternalNames (first, for the bundles to name it).`,
+        );
+      }
     }
     if (c.alertWebhookUrl.startsWith("http:")) {
       if (!c.allowPlaintext) problems.push("alertWebhookUrl must be an https:// URL (http:// needs the explicit opt-out allowPlaintext=true)");

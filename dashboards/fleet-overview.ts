@@ -26,7 +26,7 @@ const seconds = (ms: number) => `${ms / 1000} s`;
 function devicesReportingPanel(o: DashboardOptions) {
   return new bargauge.PanelBuilder()
     .title(`Devices reporting (of ${o.devices} configured)`)
-    .description(`Devices of the selection with a point in the last ${o.silentIntervals} intervals (${seconds(silentMs(o))}) before the end of the range, against the ${o.devices} the stack configures (simDevices).`)
+    .description(`Devices of the selection with a point in the last ${o.silentIntervals} intervals (${seconds(silentMs(o))}) before the end of the range, against the ${o.devices} the stack configures (simDevices, simMqttDevices and the declared devices).`)
     .unit(units.NoUnit)
     .min(0)
     .max(o.devices)

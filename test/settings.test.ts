@@ -298,10 +298,15 @@ describe("devices over MQTT", () => {
   });
 
   test("a broker published beyond loopback is accepted with a warning; without devices there is no broker and no warning", () => {
-    const s = loadSettings(stackConfig("dev", { mqttBindAddress: "192.0.2.10", mqttPort: 18883 }), "dev");
+    const s = loadSettings(stackConfig("dev", { mqttBindAddress: "192.0.2.10", mqttPort: 18883, mqttExternalNames: ["192.0.2.10"] }), "dev");
     expect(s.warnings).toEqual([
       "The MQTT broker is published on 192.0.2.10:18883, reachable from that network: only devices with a certificate of this stack can connect, but make sure a firewall limits who can reach it.",
     ]);
+    // a LAN address devices cannot verify the broker by, and that their bundles would not name
+    expect(loadSettings(stackConfig("dev", { mqttBindAddress: "192.0.2.10" }), "dev").warnings).toContain(
+      "mqttBindAddress 192.0.2.10 is not in mqttExternalNames: devices that connect by that address cannot verify the broker's certificate, and device bundles name localhost; add it to mqttExternalNames (first, for the bundles to name it).",
+    );
+    expect(loadSettings(stackConfig("dev", { mqttBindAddress: "0.0.0.0" }), "dev").warnings.join("\n")).not.toMatch(/is not in mqttExternalNames/);
     expect(loadSettings(stackConfig("dev", { mqttBindAddress: "0.0.0.0" }), "dev").warnings.join("\n")).toMatch(/The MQTT broker is published on 0\.0\.0\.0:8883/);
     expect(loadSettings(stackConfig("dev", { mqttBindAddress: "127.0.0.2" }), "dev").warnings).toEqual([]);
     expect(loadSettings(stackConfig("dev", { simMqttDevices: 0, mqttBindAddress: "192.0.2.10" }), "dev").warnings).toEqual([]);

@@ -6,7 +6,7 @@
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { GRAFANA_IMAGE, INFLUXDB_IMAGE } from "../../components/images";
+import { GRAFANA_IMAGE, INFLUXDB_IMAGE, MOSQUITTO_IMAGE, TELEGRAF_IMAGE } from "../../components/images";
 import { ROOT } from "../support/harness";
 
 const config = JSON.parse(readFileSync(join(ROOT, "renovate.json"), "utf8"));
@@ -43,7 +43,7 @@ describe("the regex manager of components/images.ts", () => {
   test("its match strings find exactly the pins the program deploys, with tag and digest", () => {
     const text = readFileSync(join(ROOT, "components", "images.ts"), "utf8");
     const found = managers[0].matchStrings.flatMap((s: string) => [...text.matchAll(new RegExp(s, "g"))].map((m) => ({ ...m.groups })));
-    expect(found).toEqual([pin(INFLUXDB_IMAGE), pin(GRAFANA_IMAGE)]);
+    expect(found).toEqual([pin(INFLUXDB_IMAGE), pin(GRAFANA_IMAGE), pin(MOSQUITTO_IMAGE), pin(TELEGRAF_IMAGE)]);
     // every digest in the file belongs to a match: no pin is left for a human to remember
     expect((text.match(/@sha256:[0-9a-f]{64}/g) ?? []).length).toBe(found.length);
   });
@@ -103,6 +103,16 @@ describe("package rules", () => {
     const allowed = pattern(rule.allowedVersions);
     expect(["2.9.1", "2.10.0"].map((v) => allowed.test(v))).toEqual([true, true]);
     expect(["3.0.0", "3-core", "latest"].map((v) => allowed.test(v))).toEqual([false, false, false]);
+  });
+
+  test("Mosquitto stays on 2.0 and Telegraf on 1.37 (the tested lines); each pattern accepts patches and refuses the next line", () => {
+    const allowedFor = (name: string) => pattern(rules.find((r) => (r.matchPackageNames ?? []).includes(name)).allowedVersions);
+    const mosquitto = allowedFor("eclipse-mosquitto");
+    expect(["2.0.22", "2.0.23"].map((v) => mosquitto.test(v))).toEqual([true, true]);
+    expect(["2.1.0", "2", "latest"].map((v) => mosquitto.test(v))).toEqual([false, false, false]);
+    const telegraf = allowedFor("telegraf");
+    expect(["1.37.3", "1.37.10"].map((v) => telegraf.test(v))).toEqual([true, true]);
+    expect(["1.38.0", "1.3.7", "latest"].map((v) => telegraf.test(v))).toEqual([false, false, false]);
   });
 
   test("images stay pinned by digest, and transitive npm dependencies are refreshed by lockfile maintenance", () => {
