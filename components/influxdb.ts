@@ -70,6 +70,8 @@ const HANDOFF_DIR = "/etc/iot/handoff";
  * exists" behind (the entrypoint only cleans the bolt file and the engine), so a restart retries it.
  */
 const CONFIG_DIR = "/etc/influxdb2";
+/** The backups volume's mount point (tools/influx-backup.ts BACKUPS_MOUNT). */
+const BACKUPS_DIR = "/var/lib/influxdb2-backups";
 const SCOPED_TOKENS_SCRIPT = readFileSync(join(__dirname, "assets", "influxdb-scoped-tokens.sh"), "utf8");
 /** The consumers that get a scoped token; the script in assets/ writes one per name. */
 const TOKEN_CONSUMERS = ["simulator", "grafana", "bridge"] as const;
@@ -147,8 +149,19 @@ export class InfluxDb extends pulumi.ComponentResource {
       ]),
     ) as Record<(typeof TOKEN_CONSUMERS)[number], FileVolume>;
 
+    // Where npm run backup has `influx backup` write, and npm run restore stages a backup for
+    // `influx restore` (tools/influx-backup.ts): influxd's own writable folder, since the root
+    // filesystem is read-only. Made like the token volumes, so it is owned by influxdb (1000);
+    // it holds a backup only while one is being copied out or restored.
+    const backups = new FileVolume(
+      `${name}-backups`,
+      { volumeName: `${prefix}-backups`, image: image.imageId, files: [], mountPath: CONFIG_DIR },
+      { parent: this },
+    );
+
     const mounts: docker.types.input.ContainerMount[] = [
       { type: "volume", source: this.dataVolume.name, target: "/var/lib/influxdb2" },
+      { type: "volume", source: backups.volumeName, target: BACKUPS_DIR },
       { type: "volume", source: staged.volumeName, target: FILES_DIR, readOnly: true },
       { type: "volume", source: initdb.volumeName, target: INITDB_DIR, readOnly: true },
       ...TOKEN_CONSUMERS.map((consumer) => ({ type: "volume", source: handoffs[consumer].volumeName, target: `${HANDOFF_DIR}/${consumer}` })),
