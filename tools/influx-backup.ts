@@ -593,7 +593,17 @@ export async function restoreBackup(t: Target, from: string, options: { force: b
 
   log(`checked ${from}: ${manifest.files.length} files, InfluxDB ${manifest.influxdb.version}, ${manifest.data.total} points of ${manifest.stack} made ${manifest.createdAt}`);
   await options.consumers.stop();
-  const folder = `restore-${timestampName(t.stack, options.now ?? new Date())}`;
+  try {
+    return await replaceData(t, from, manifest, options.consumers, options.now ?? new Date(), log);
+  } catch (error) {
+    // The consumers stay stopped: started against a half-restored database they would write into it.
+    const reason = error instanceof BackupError ? error.message : String((error as Error)?.message ?? error);
+    throw new BackupError(`${reason} (the simulator, Grafana and the bridge were stopped for the restore and stay stopped: fix the cause and run the restore again, or start them with npm run up)`);
+  }
+}
+
+async function replaceData(t: Target, from: string, manifest: Manifest, consumers: Consumers, now: Date, log: (line: string) => void): Promise<RestoreResult> {
+  const folder = `restore-${timestampName(t.stack, now)}`;
   try {
     for (const f of manifest.files) {
       await runStep(t.shell, `copying ${f.name} into InfluxDB`, writeFileScript(t.paths, folder, f.name), undefined, readFileSync(join(from, f.name)));
@@ -622,6 +632,6 @@ export async function restoreBackup(t: Target, from: string, options: { force: b
   } else {
     log(`the consumers hold the backup's tokens: kept`);
   }
-  await options.consumers.start();
+  await consumers.start();
   return { manifest, data, tokensReissued };
 }
