@@ -166,6 +166,10 @@ for pair in "broker:$BROKER_TAG" "bridge:$BRIDGE_TAG"; do
     rm -rf "$WORK"
     mkdir -p "$WORK"
     "build_$kind"
+    # Older builds of the same stand-in are dead weight in the engine's data root; one still used by
+    # a container stays (image rm refuses it).
+    "$DOCKER" image ls --format '{{.Repository}}:{{.Tag}}' "${tag%%:*}" | grep -vxF "$tag" |
+      xargs -r "$DOCKER" image rm >/dev/null 2>&1 || true
   fi
 done
 

@@ -417,6 +417,35 @@ engineSuite("the broker and the bridge the program declares, running on the engi
     expect(seen).toEqual(expect.arrayContaining(ids));
   }, 4 * 60_000);
 
+  test("replacing the broker container, as a change of the devices does, keeps its data volume: the new one becomes healthy, and the bridge and the simulated devices reconnect on their own", async () => {
+    const old = running.get("broker");
+    if (!old || !running.get("bridge")) throw new Error("the broker or the bridge did not start");
+    // deleteBeforeReplace: the old container goes first, then the new one takes its name and volumes
+    await withDeadline("docker stop broker", 30_000, () => old.stop({ t: 10 }));
+    await old.remove();
+    running.delete("broker");
+    const replacedAt = BigInt(Date.now()) * 1_000_000n;
+    const broker = await start("broker");
+    const seconds = await untilHealthy("broker", broker);
+    console.log(`replacement broker healthy after ${seconds.toFixed(1)} s`);
+    const device = simulatedIds()[0];
+    const site = envOf("mqtt-simulator").SIM_SITE;
+    const ts = BigInt(Date.now()) * 1_000_000n + 321n;
+    expect((await publish(device, `devices/${site}/${device}/readings`, reading(ts, 21))).exitCode).toBe(0);
+    await eventually("the bridge to deliver a reading published to the new broker", 60_000, async () => ((await sinkLines()).some((l) => l.endsWith(` ${ts}`)) ? true : undefined), 1000);
+    if (running.get("mqtt-simulator")) {
+      const ids = simulatedIds();
+      await eventually(`readings of ${ids.join(", ")} made after the replacement`, 60_000, async () => {
+        const after = new Set(
+          (await sinkLines())
+            .filter((l) => l.startsWith(`${DEFAULT_MEASUREMENT},`) && BigInt(l.slice(l.lastIndexOf(" ") + 1)) > replacedAt)
+            .map((l) => /device=([^, ]+)/.exec(l)?.[1]),
+        );
+        return ids.every((id) => after.has(id)) ? true : undefined;
+      }, 1000);
+    }
+  }, 4 * 60_000);
+
   test("the broker's data volume is writable by uid 1883: on `docker stop` mosquitto saves its persistence file there, owned by 1883", async () => {
     const broker = running.get("broker");
     if (!broker) throw new Error("the broker did not start");
