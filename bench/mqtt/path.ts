@@ -323,20 +323,24 @@ async function stopSimulator(sim: RunningSimulator): Promise<LogLine> {
 
 /**
  * Waits until the fleet's readings in InfluxDB reach `expected`, or stop growing for `stallMs`
- * (then something was lost, and the caller's row says so). Returns the counts by device.
+ * (then something was lost, and the caller's row says so). Returns the counts by device, and when
+ * the poll that first saw them all was sent (the readings were queryable by then, and had not
+ * been one poll earlier).
  */
-async function waitForStored(stack: Stack, since: Date, expected: number, stallMs: number): Promise<Map<string, number>> {
+async function waitForStored(stack: Stack, since: Date, expected: number, stallMs: number, everyMs = 250): Promise<{ stored: Map<string, number>; seenAt: number }> {
+  let seenAt = Date.now();
   let stored = await storedByDevice(stack, since);
   let total = [...stored.values()].reduce((a, b) => a + b, 0);
   let lastGrowth = Date.now();
   while (total < expected && Date.now() - lastGrowth < stallMs) {
-    await sleep(250);
+    await sleep(everyMs);
+    seenAt = Date.now();
     stored = await storedByDevice(stack, since);
     const now = [...stored.values()].reduce((a, b) => a + b, 0);
     if (now > total) lastGrowth = Date.now();
     total = now;
   }
-  return stored;
+  return { stored, seenAt };
 }
 
 /** One run on a fresh path: see the file's comment. */
@@ -378,20 +382,20 @@ export async function measurePath(plan: PathPlan, pinned: boolean): Promise<Path
     const summary = await stopSimulator(sim);
     const written = Number(summary.points_written);
     // what the broker has accepted is in its queue for the bridge: wait until InfluxDB has it all
-    const stored = await waitForStored(stack, since, written, 10_000);
+    const { stored } = await waitForStored(stack, since, written, 10_000);
     const total = [...stored.values()].reduce((a, b) => a + b, 0);
     const latency = await probe.finish(30_000);
     const counts = [...stored.values()];
     const cores = (name: keyof typeof pids) => round((cpu1[name] - cpu0[name]) / seconds, 3);
     const micros = (name: keyof typeof pids) => (delivered > 0 ? round(((cpu1[name] - cpu0[name]) * 1e6) / delivered, 1) : NaN);
-    const offeredPerSecond = round((plan.devices * 1000) / plan.intervalMs, 1);
-    const deliveredPerSecond = round(delivered / seconds, 1);
+    const offeredPerSecond = Math.round((plan.devices * 1000) / plan.intervalMs);
+    const deliveredPerSecond = Math.round(delivered / seconds);
     const dropped = Number(summary.points_dropped);
     const zeroLoss = dropped === 0 && total === written && stored.size === plan.devices;
     return {
       ...plan,
       offeredPerSecond,
-      generatedPerSecond: round(Number(summary.points_generated) / ((stopAt - Number(live.time)) / 1000), 1),
+      generatedPerSecond: Math.round(Number(summary.points_generated) / ((stopAt - Number(live.time)) / 1000)),
       deliveredPerSecond,
       fieldsPerSecond: round(deliveredPerSecond * Object.keys(READING_FIELDS).length, 0),
       generated: Number(summary.points_generated),
@@ -477,6 +481,9 @@ export interface DrainRow extends DrainPlan {
  * backlog into InfluxDB. Its rate is what the broker's delivery, Telegraf's acknowledge-after-write
  * window and influxd's writes carry together, with only the path running.
  */
+/** How often the drain's end is looked for: its duration is at most this too long. */
+const DRAIN_POLL_MS = 100;
+
 export async function measureDrain(plan: DrainPlan, pinned: boolean): Promise<DrainRow> {
   const ids = deviceIds(plan.devices);
   const { stack, queue } = await startPath(ids, pinned, plan.window);
@@ -508,11 +515,11 @@ export async function measureDrain(plan: DrainPlan, pinned: boolean): Promise<Dr
     const started = Date.now();
     const core0 = coreJiffies(PATH_CORE);
     const bridgePid = stack.bridge.process().child.pid as number;
-    const stored = await waitForStored(stack, since, queued, 10_000);
+    const { stored, seenAt } = await waitForStored(stack, since, queued, 10_000, DRAIN_POLL_MS);
     const core1 = coreJiffies(PATH_CORE);
     const total = [...stored.values()].reduce((a, b) => a + b, 0);
-    // the last poll saw it: the drain ended at most one poll (250 ms) before
-    const drainSeconds = (Date.now() - started) / 1000;
+    // the drain ended between the poll before and the one that saw it all: at most DRAIN_POLL_MS early
+    const drainSeconds = (seenAt - started) / 1000;
     const cpu = { broker: cpuSecondsOf(brokerPid) - broker0, bridge: cpuSecondsOf(bridgePid), influxd: cpuSecondsOf(influxdPid) - influxd0 };
     return {
       ...plan,
