@@ -591,7 +591,9 @@ export async function restoreBackup(t: Target, from: string, options: { force: b
       `the backup was made with another operator token than stack ${t.stack}'s (fingerprint ${manifest.operatorTokenSha256.slice(0, 12)}…, the stack's ${sha256(t.operatorToken).slice(0, 12)}…): a full restore brings back the backup's, which this stack's outputs do not hold; restore into the stack whose Pulumi state made the backup`,
     );
   }
-  if ((await holdsData(t.shell, t.paths, t.operatorToken, t.org, t.bucket)) && !options.force) {
+  // A bucket deleted by mistake is a reason to restore, not a refusal: it holds no data.
+  const bucketThere = (await listBuckets(t.shell, t.paths, t.operatorToken, t.org)).some((b) => b.name === t.bucket);
+  if (bucketThere && (await holdsData(t.shell, t.paths, t.operatorToken, t.org, t.bucket)) && !options.force) {
     throw new BackupError(`bucket ${t.bucket} of stack ${t.stack} already holds data: a full restore replaces all of it; add --force to replace it`);
   }
 

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { BackupError, CONSUMERS, makeBackup, MANIFEST, restoreBackup, sha256, summarise, listAuths, type Consumers, type Manifest, type Target } from "../../tools/influx-backup";
 import { localShell, localTarget, type LocalShell } from "./support/backup";
+import { influx } from "./support/first-setup";
 import { fluxQuery, writeLines } from "./support/http";
 import { runToExit, simulatorEnv } from "./support/simulator";
 import { serverTest, startStack, type Stack } from "./support/stack";
@@ -28,6 +29,8 @@ influxTier("InfluxDB tier: npm run backup and restore on the real influxd", () =
   let current: Stack | undefined;
   const s = () => current!;
   let backupDir: string;
+  /** a backup of the rebuilt stack after its restore (its consumers' tokens are the ones they hold) */
+  let again: string;
   let manifest: Manifest;
   let shellA: LocalShell;
   /** the fleet as Grafana's token reads it from the original, by device and field */
@@ -172,7 +175,7 @@ influxTier("InfluxDB tier: npm run backup and restore on the real influxd", () =
     const stack = s();
     const shell = localShell(stack);
     const target = localTarget(stack, shell);
-    const again = join(work, "again");
+    again = join(work, "again");
     await makeBackup(target, again);
     const held = Object.fromEntries(CONSUMERS.map((c) => [c, handoffToken(stack, c)]));
     const later = Date.now();
@@ -252,6 +255,21 @@ influxTier("InfluxDB tier: npm run backup and restore on the real influxd", () =
       expect(await snapshot(stack)).toEqual(before);
     });
   }
+
+  serverTest("the bucket deleted by mistake: restored without --force, the consumers keep their tokens and see the data again", () => current, async () => {
+    const stack = s();
+    const shell = localShell(stack);
+    const deleted = await influx(stack.setup, ["bucket", "delete", "--name", stack.setup.bucket, "--org", stack.setup.org]);
+    expect(deleted.status).toBe(0);
+    const held = Object.fromEntries(CONSUMERS.map((c) => [c, handoffToken(stack, c)]));
+    const result = await restoreBackup(localTarget(stack, shell), again, { force: false, consumers: noConsumers() });
+    expect(result.tokensReissued).toBe(false);
+    for (const c of CONSUMERS) expect(handoffToken(stack, c)).toBe(held[c]);
+    const expected = JSON.parse(readFileSync(join(again, MANIFEST), "utf8")) as Manifest;
+    const byKey = new Map(expected.data.bySeries.map((c) => [`${c.measurement}|${c.device}|${c.field}`, c.count]));
+    expect(await countsAsGrafana(stack)).toEqual(byKey);
+    expect((await writeLines(stack.server, held.simulator, stack.setup.org, stack.setup.bucket, `restore_probe,device=after-delete value=1 ${Date.now()}`)).status).toBe(204);
+  }, 120_000);
 
   serverTest("a backup never overwrites: --out that exists is refused before anything runs", () => current, async () => {
     const shell = localShell(s());
