@@ -433,6 +433,8 @@ engineSuite("the broker and the bridge the program declares, running on the engi
     const ts = BigInt(Date.now()) * 1_000_000n + 321n;
     expect((await publish(device, `devices/${site}/${device}/readings`, reading(ts, 21))).exitCode).toBe(0);
     await eventually("the bridge to deliver a reading published to the new broker", 60_000, async () => ((await sinkLines()).some((l) => l.endsWith(` ${ts}`)) ? true : undefined), 1000);
+    const bridgeLog = await logs(running.get("bridge")!);
+    console.log(`bridge log around the replacement:\n${(bridgeLog.stdout + bridgeLog.stderr).trimEnd().split("\n").slice(-8).join("\n")}`);
     if (running.get("mqtt-simulator")) {
       const ids = simulatedIds();
       await eventually(`readings of ${ids.join(", ")} made after the replacement`, 60_000, async () => {
