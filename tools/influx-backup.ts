@@ -12,7 +12,7 @@
 // in `docker exec -e`, never in the container's configured environment, never in a file.
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { chmodSync, closeSync, existsSync, fsyncSync, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, fsyncSync, lstatSync, mkdtempSync, openSync, readdirSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /** A refusal or failure the operator can act on: printed as one line, exit status 1. */
@@ -28,15 +28,25 @@ export interface ShellResult {
   error?: string;
 }
 
-/** Runs `sh -c script sh ...args` where InfluxDB is, with `stdin` on its standard input. */
+/** What a script reads: bytes, or a file streamed (a backup's files can be large: never held in memory). */
+export type Input = Buffer | string | { fromFile: string };
+
+/**
+ * Runs `sh -c script sh ...args` where InfluxDB is, with `stdin` on its standard input; its
+ * standard output collected, or streamed into a new file (mode 0600) when `stdoutFile` is given.
+ */
 export interface Shell {
-  run(script: string, args: string[], stdin?: Buffer | string, timeoutMs?: number): Promise<ShellResult>;
+  run(script: string, args: string[], stdin?: Input, timeoutMs?: number, stdoutFile?: string): Promise<ShellResult>;
 }
 
-/** Spawns a command, feeds stdin, collects stdout as bytes; never throws. */
-export function spawnCollect(command: string, args: string[], stdin: Buffer | string | undefined, env: NodeJS.ProcessEnv, timeoutMs: number): Promise<ShellResult> {
+/** Spawns a command, feeds stdin, collects stdout as bytes (or streams it into stdoutFile); never throws. */
+export function spawnCollect(command: string, args: string[], stdin: Input | undefined, env: NodeJS.ProcessEnv, timeoutMs: number, stdoutFile?: string): Promise<ShellResult> {
   return new Promise((resolve) => {
-    const child = spawn(command, args, { env, stdio: ["pipe", "pipe", "pipe"] });
+    const inFd = typeof stdin === "object" && !Buffer.isBuffer(stdin) ? openSync(stdin.fromFile, "r") : undefined;
+    const outFd = stdoutFile !== undefined ? openSync(stdoutFile, "wx", 0o600) : undefined;
+    const child = spawn(command, args, { env, stdio: [inFd ?? "pipe", outFd ?? "pipe", "pipe"] });
+    if (inFd !== undefined) closeSync(inFd);
+    if (outFd !== undefined) closeSync(outFd);
     const out: Buffer[] = [];
     let stderr = "";
     let error: string | undefined;
@@ -44,23 +54,23 @@ export function spawnCollect(command: string, args: string[], stdin: Buffer | st
       error = `${command}: still running after ${timeoutMs} ms, stopped`;
       child.kill("SIGKILL");
     }, timeoutMs);
-    child.stdout.on("data", (c: Buffer) => out.push(c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+    child.stdout?.on("data", (c: Buffer) => out.push(c));
+    child.stderr?.setEncoding("utf8").on("data", (c: string) => (stderr += c));
     child.on("error", (e) => (error = `${command}: ${e.message}`));
     // a script that exits before reading all of stdin closes the pipe: not an error of ours
-    child.stdin.on("error", () => undefined);
+    child.stdin?.on("error", () => undefined);
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ status: error ? null : code, stdout: Buffer.concat(out), stderr, error });
     });
-    child.stdin.end(stdin ?? "");
+    if (inFd === undefined) child.stdin?.end((stdin as Buffer | string | undefined) ?? "");
   });
 }
 
 /** `docker exec -i CONTAINER sh -c ...`: runs as the container's user (influxdb, 1000), with the container's environment. */
 export function dockerShell(container: string, env: NodeJS.ProcessEnv = process.env): Shell {
   return {
-    run: (script, args, stdin, timeoutMs = 10 * 60_000) => spawnCollect("docker", ["exec", "-i", container, "sh", "-c", script, "sh", ...args], stdin, env, timeoutMs),
+    run: (script, args, stdin, timeoutMs = 60 * 60_000, stdoutFile) => spawnCollect("docker", ["exec", "-i", container, "sh", "-c", script, "sh", ...args], stdin, env, timeoutMs, stdoutFile),
   };
 }
 
@@ -202,8 +212,8 @@ export function removeFolderScript(paths: Paths, folder: string): Script {
 }
 
 /** Runs a script, with the token on stdin when given; a failure becomes one line naming the step. */
-export async function runStep(shell: Shell, step: string, s: Script, token?: string, input?: Buffer, timeoutMs?: number): Promise<Buffer> {
-  const r = await shell.run(s.script, s.args, token !== undefined ? `${token}\n` : input, timeoutMs);
+export async function runStep(shell: Shell, step: string, s: Script, token?: string, input?: Input, timeoutMs?: number, stdoutFile?: string): Promise<Buffer> {
+  const r = await shell.run(s.script, s.args, token !== undefined ? `${token}\n` : input, timeoutMs, stdoutFile);
   if (r.status !== 0) {
     const lines = r.stderr.split("\n").map((l) => l.trim()).filter(Boolean);
     const reason = r.error ?? lines.filter((l) => /error/i.test(l)).pop() ?? lines.pop() ?? `exit status ${r.status}`;
@@ -392,9 +402,18 @@ export interface Manifest {
 
 export const sha256 = (data: Buffer | string) => createHash("sha256").update(data).digest("hex");
 
+/** Size and SHA-256 of a file, read in chunks. */
 export function fileDigest(path: string): BackupFile {
-  const content = readFileSync(path);
-  return { name: path.split("/").pop()!, size: content.length, sha256: sha256(content) };
+  const hash = createHash("sha256");
+  const chunk = Buffer.alloc(1 << 20);
+  const fd = openSync(path, "r");
+  let size = 0;
+  try {
+    for (let n; (n = readSync(fd, chunk, 0, chunk.length, null)) > 0; size += n) hash.update(chunk.subarray(0, n));
+  } finally {
+    closeSync(fd);
+  }
+  return { name: path.split("/").pop()!, size, sha256: hash.digest("hex") };
 }
 
 /** Reads and checks manifest.json's shape: one line for what is wrong. */
@@ -508,12 +527,12 @@ export async function makeBackup(t: Target, outDir: string, now = new Date()): P
         const [sizeText, ...nameParts] = line.split(" ");
         const name = nameParts.join(" ");
         if (!/^[A-Za-z0-9._-]+$/.test(name) || name === MANIFEST) throw new BackupError(`influx backup wrote an unexpected file name: ${JSON.stringify(name)}`);
-        const content = await runStep(t.shell, `copying ${name} out of InfluxDB`, readFileScript(t.paths, folder, name));
-        if (content.length !== Number(sizeText)) throw new BackupError(`copying ${name} out of InfluxDB: got ${content.length} bytes of ${sizeText}`);
         const path = join(staging, name);
-        writeFileSync(path, content, { mode: 0o600, flag: "wx" });
+        await runStep(t.shell, `copying ${name} out of InfluxDB`, readFileScript(t.paths, folder, name), undefined, undefined, undefined, path);
         syncFile(path);
-        files.push({ name, size: content.length, sha256: sha256(content) });
+        const copied = fileDigest(path);
+        if (copied.size !== Number(sizeText)) throw new BackupError(`copying ${name} out of InfluxDB: got ${copied.size} bytes of ${sizeText}`);
+        files.push(copied);
       }
       if (files.length === 0) throw new BackupError("influx backup wrote no files");
       const manifest: Manifest = {
@@ -612,7 +631,7 @@ async function replaceData(t: Target, from: string, manifest: Manifest, consumer
   const folder = `restore-${timestampName(t.stack, now)}`;
   try {
     for (const f of manifest.files) {
-      await runStep(t.shell, `copying ${f.name} into InfluxDB`, writeFileScript(t.paths, folder, f.name), undefined, readFileSync(join(from, f.name)));
+      await runStep(t.shell, `copying ${f.name} into InfluxDB`, writeFileScript(t.paths, folder, f.name), undefined, { fromFile: join(from, f.name) });
     }
     await runStep(t.shell, "influx restore --full", restoreScript(t.paths, folder), t.operatorToken);
   } finally {

@@ -23,10 +23,11 @@ export function localShell(stack: Stack): LocalShell {
   const env = { PATH: `${BIN_DIR}:${process.env.PATH ?? "/usr/bin:/bin"}`, HOME: stack.server.path("/") };
   return {
     runs,
-    run(script, args, stdin, timeoutMs = 120_000) {
+    run(script, args, stdin, timeoutMs = 120_000, stdoutFile) {
       const argv = ["sh", "-c", script, "sh", ...args];
-      runs.push({ argv, env: { ...env }, stdin: stdin === undefined ? "" : stdin.toString() });
-      return spawnCollect("sh", argv.slice(1), stdin, env, timeoutMs);
+      const input = stdin === undefined ? "" : typeof stdin === "object" && !Buffer.isBuffer(stdin) ? `<file ${stdin.fromFile}>` : stdin.toString();
+      runs.push({ argv, env: { ...env }, stdin: input });
+      return spawnCollect("sh", argv.slice(1), stdin, env, timeoutMs, stdoutFile);
     },
   };
 }
