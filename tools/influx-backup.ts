@@ -152,6 +152,24 @@ export function restoreScript(paths: Paths, folder: string): Script {
   return withPaths(paths, `with_token influx restore --full "$1" >&2\n`, [`${paths.backupRoot}/${folder}`]);
 }
 
+/**
+ * The stack's bucket alone, from a backup made under other credentials: the (empty or --force'd)
+ * bucket of that name is deleted, then `influx restore --bucket` makes it anew in the org of the
+ * same name. $3 org, $4 bucket.
+ */
+export function bucketRestoreScript(paths: Paths, folder: string, org: string, bucket: string): Script {
+  return withPaths(
+    paths,
+    `dir=$1 org=$2 bucket=$3
+if with_token influx bucket list --org "$org" --name "$bucket" --hide-headers >/dev/null 2>&1; then
+  with_token influx bucket delete --org "$org" --name "$bucket" >/dev/null
+fi
+with_token influx restore "$dir" --org "$org" --bucket "$bucket" >&2
+`,
+    [`${paths.backupRoot}/${folder}`, org, bucket],
+  );
+}
+
 /** A Flux query, answered as annotated CSV (`influx query --raw`). */
 export function queryScript(paths: Paths, org: string, flux: string): Script {
   return withPaths(paths, `with_token influx query --org "$1" --raw "$2"\n`, [org, flux]);
@@ -589,10 +607,15 @@ export interface RestoreResult {
  * consumers' tokens are made anew for the restored bucket by the project's scoped-tokens script
  * and handed to their token volumes (InfluxDB 2.9 keeps only hashes of tokens, so the backup's
  * own scoped tokens cannot be handed over: no copy of their values exists).
- * The operator token is restored too, and it must be the one the stack's Pulumi state holds:
- * influx restore keeps authenticating its later requests with the token it started with when the
- * server returns no plaintext token after the KV step (influx-cli clients/restore/restore.go,
- * fullRestore), so a different one would stop the restore half-way. That refusal has no --force.
+ * The operator token is restored too, so a full restore needs the stack to hold the backup's (the
+ * same Pulumi state): influx restore keeps authenticating its later requests with the token it
+ * started with when the server returns no plaintext token after the KV step (influx-cli
+ * clients/restore/restore.go, fullRestore), so with another one the real influxd answers the SQL
+ * step 401 and is left half-restored (seen on the InfluxDB tier). A stack rebuilt with new
+ * credentials (npm run down, then up; or a lost Pulumi state) is therefore refused unless --force,
+ * which restores the BUCKET alone under the stack's own credentials: its empty bucket is deleted,
+ * `influx restore --bucket` makes it anew from the backup (a new ID), and the consumers get new
+ * tokens for that ID. Only the bucket's data comes back then, not the backup's users or tokens.
  */
 export async function restoreBackup(t: Target, from: string, options: { force: boolean; consumers: Consumers; now?: Date; log?: (line: string) => void }): Promise<RestoreResult> {
   const log = options.log ?? (() => undefined);
@@ -605,21 +628,22 @@ export async function restoreBackup(t: Target, from: string, options: { force: b
   if (manifest.org.name !== t.org || manifest.bucket !== t.bucket) {
     throw new BackupError(`the backup holds org ${manifest.org.name}, bucket ${manifest.bucket}; stack ${t.stack} uses org ${t.org}, bucket ${t.bucket}: the consumers would not find the data`);
   }
-  if (manifest.operatorTokenSha256 !== sha256(t.operatorToken)) {
+  const sameOperator = manifest.operatorTokenSha256 === sha256(t.operatorToken);
+  if (!sameOperator && !options.force) {
     throw new BackupError(
-      `the backup was made with another operator token than stack ${t.stack}'s (fingerprint ${manifest.operatorTokenSha256.slice(0, 12)}…, the stack's ${sha256(t.operatorToken).slice(0, 12)}…): a full restore brings back the backup's, which this stack's outputs do not hold; restore into the stack whose Pulumi state made the backup`,
+      `the backup was made with another operator token than stack ${t.stack}'s (fingerprint ${manifest.operatorTokenSha256.slice(0, 12)}…, the stack's ${sha256(t.operatorToken).slice(0, 12)}…): the stack was rebuilt with new credentials; add --force to restore the bucket's data alone under the stack's own (the consumers get new tokens)`,
     );
   }
   // A bucket deleted by mistake is a reason to restore, not a refusal: it holds no data.
   const bucketThere = (await listBuckets(t.shell, t.paths, t.operatorToken, t.org)).some((b) => b.name === t.bucket);
-  if (bucketThere && (await holdsData(t.shell, t.paths, t.operatorToken, t.org, t.bucket)) && !options.force) {
+  if (sameOperator && bucketThere && (await holdsData(t.shell, t.paths, t.operatorToken, t.org, t.bucket)) && !options.force) {
     throw new BackupError(`bucket ${t.bucket} of stack ${t.stack} already holds data: a full restore replaces all of it; add --force to replace it`);
   }
 
   log(`checked ${from}: ${manifest.files.length} files, InfluxDB ${manifest.influxdb.version}, ${manifest.data.total} points of ${manifest.stack} made ${manifest.createdAt}`);
   await options.consumers.stop();
   try {
-    return await replaceData(t, from, manifest, options.consumers, options.now ?? new Date(), log);
+    return await replaceData(t, from, manifest, sameOperator ? "full" : "bucket", options.consumers, options.now ?? new Date(), log);
   } catch (error) {
     // The consumers stay stopped: started against a half-restored database they would write into it.
     const reason = error instanceof BackupError ? error.message : String((error as Error)?.message ?? error);
@@ -627,13 +651,18 @@ export async function restoreBackup(t: Target, from: string, options: { force: b
   }
 }
 
-async function replaceData(t: Target, from: string, manifest: Manifest, consumers: Consumers, now: Date, log: (line: string) => void): Promise<RestoreResult> {
+async function replaceData(t: Target, from: string, manifest: Manifest, mode: "full" | "bucket", consumers: Consumers, now: Date, log: (line: string) => void): Promise<RestoreResult> {
   const folder = `restore-${timestampName(t.stack, now)}`;
   try {
     for (const f of manifest.files) {
       await runStep(t.shell, `copying ${f.name} into InfluxDB`, writeFileScript(t.paths, folder, f.name), undefined, { fromFile: join(from, f.name) });
     }
-    await runStep(t.shell, "influx restore --full", restoreScript(t.paths, folder), t.operatorToken);
+    if (mode === "full") {
+      await runStep(t.shell, "influx restore --full", restoreScript(t.paths, folder), t.operatorToken);
+    } else {
+      await runStep(t.shell, "influx restore --bucket", bucketRestoreScript(t.paths, folder, t.org, t.bucket), t.operatorToken);
+      log(`restored bucket ${t.bucket} alone under stack ${t.stack}'s credentials (the backup's operator token differs)`);
+    }
   } finally {
     const rm = removeFolderScript(t.paths, folder);
     await t.shell.run(rm.script, rm.args);
@@ -647,7 +676,8 @@ async function replaceData(t: Target, from: string, manifest: Manifest, consumer
   log(`restored ${data.total} points (${data.bySeries.length} series, ${data.first ?? "-"} to ${data.last ?? "-"}); every series has at least the backup's count`);
 
   const held = await consumerFingerprints(t.shell, t.paths);
-  const tokensReissued = CONSUMERS.some((c) => held[c] === null || held[c] !== manifest.consumerTokensSha256?.[c]);
+  // After a bucket-only restore the bucket has a new ID, which no token held so far names.
+  const tokensReissued = mode === "bucket" || CONSUMERS.some((c) => held[c] === null || held[c] !== manifest.consumerTokensSha256?.[c]);
   if (tokensReissued) {
     const bucket = (await listBuckets(t.shell, t.paths, t.operatorToken, t.org)).find((b) => b.name === t.bucket);
     if (!bucket) throw new BackupError(`restored, but bucket ${t.bucket} is not there`);

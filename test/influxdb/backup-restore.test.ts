@@ -233,7 +233,7 @@ influxTier("InfluxDB tier: npm run backup and restore on the real influxd", () =
     ],
     ["an extra file", () => damaged("extra", (d) => writeFileSync(join(d, "notes.txt"), "x")), true, /notes\.txt is not in the manifest/],
     ["another InfluxDB major version", () => damaged("v3", (d) => editManifest(d, (m) => ((m.influxdb.version = "3.0.0"), (m.influxdb.major = 3)))), true, /the backup is of InfluxDB 3\.0\.0, the stack runs 2\.\d+\.\d+: a backup restores only into the same major version/],
-    ["another operator token (even with --force)", () => damaged("operator", (d) => editManifest(d, (m) => (m.operatorTokenSha256 = sha256("another operator token")))), true, /another operator token than stack dev's/],
+    ["another operator token (a stack rebuilt with new credentials), without --force", () => damaged("operator", (d) => editManifest(d, (m) => (m.operatorTokenSha256 = sha256("another operator token")))), false, /^the backup was made with another operator token than stack dev's \(fingerprint [0-9a-f]{12}…, the stack's [0-9a-f]{12}…\): the stack was rebuilt with new credentials; add --force/],
     ["a target that holds data, without --force", () => backupDir, false, /bucket \S+ of stack dev already holds data: a full restore replaces all of it; add --force/],
   ];
 
@@ -270,6 +270,37 @@ influxTier("InfluxDB tier: npm run backup and restore on the real influxd", () =
     expect(await countsAsGrafana(stack)).toEqual(byKey);
     expect((await writeLines(stack.server, held.simulator, stack.setup.org, stack.setup.bucket, `restore_probe,device=after-delete value=1 ${Date.now()}`)).status).toBe(204);
   }, 120_000);
+
+  serverTest(
+    "rebuilt with new credentials, --force: the bucket alone restored under the stack's own operator token, every point back, the consumers' new tokens work",
+    () => current,
+    async () => {
+      const stack = s();
+      // the stack's operator token is now another one than the backup was made with
+      const created = await influx(stack.setup, ["auth", "create", "--operator", "--description", "rebuilt stack's operator", "--json"]);
+      expect(created.status).toBe(0);
+      const newOperator = JSON.parse(created.stdout).token as string;
+      stack.server.addSecret(newOperator);
+      const shell = localShell(stack);
+      const target = { ...localTarget(stack, shell), operatorToken: newOperator };
+      const lines: string[] = [];
+      const result = await restoreBackup(target, backupDir, { force: true, consumers: noConsumers(), log: (l) => lines.push(l) });
+      expect(lines.join("\n")).toContain("restored bucket sensors alone under stack dev's credentials");
+      expect(result.tokensReissued).toBe(true);
+      expect(await countsAsGrafana(stack)).toEqual(fleetCounts);
+      expect(result.data.bySeries).toEqual(manifest.data.bySeries);
+      // the stack's credentials still hold: its operator token reads, the consumers' new tokens write
+      expect((await summarise(shell, target.paths, newOperator, stack.setup.org, stack.setup.bucket)).total).toBe(manifest.data.total);
+      for (const writer of ["simulator", "bridge"]) {
+        const token = handoffToken(stack, writer);
+        stack.server.addSecret(token);
+        expect([writer, (await writeLines(stack.server, token, stack.setup.org, stack.setup.bucket, `restore_probe,device=${writer}-bucket value=1 ${Date.now()}`)).status]).toEqual([writer, 204]);
+      }
+      expect(await bucketId(stack)).not.toBe(original!.setup.ids.bucket); // a per-bucket restore makes a new bucket
+      for (const run of shell.runs) expect(run.argv.join(" ") + Object.values(run.env).join(" ")).not.toContain(newOperator);
+    },
+    120_000,
+  );
 
   serverTest("a backup never overwrites: --out that exists is refused before anything runs", () => current, async () => {
     const shell = localShell(s());
