@@ -43,6 +43,12 @@ export function perThousand(r: PathRow) {
   };
 }
 
+const pct = (share: number) => (Number.isFinite(share) ? `${Math.round(share * 100)} %` : "–");
+
+/** The share of the path's core that something other than its three processes used (other tenants of the machine). */
+export const othersOnPathCore = (r: { pathCoreBusy: number; brokerCores: number; bridgeCores: number; influxdCores: number }) =>
+  Math.max(0, round(r.pathCoreBusy - r.brokerCores - r.bridgeCores - r.influxdCores, 3));
+
 /** What the stack's default container limit of each part would carry, from its CPU per message in the drain (derived, not measured). */
 export function atDefaultLimits(report: MqttReport, d: DrainRow) {
   const carry = (cores: number, micros: number) => (micros > 0 ? Math.round((cores * 1e6) / micros) : NaN);
@@ -119,7 +125,7 @@ export function headline(report: MqttReport) {
     }
     ceiling =
       `with the load generator stopped, the path drained a backlog of ${n(drain.queued)} messages from ${n(drain.devices)} devices at **${stackRuns.map((d) => n(d.drainedPerSecond)).join(" and ")} a second** (${stackRuns.length > 1 ? "repeats; the figures that follow are the first's" : "one run"}) ` +
-      `with its core ${Math.round(drain.pathCoreBusy * 100)} % busy (mosquitto ${drain.brokerCores}, Telegraf ${drain.bridgeCores}, influxd ${drain.influxdCores}; what else was busy there: other tenants of this shared machine): ` +
+      `with its core ${pct(drain.pathCoreBusy)} busy (mosquitto ${drain.brokerCores}, Telegraf ${drain.bridgeCores}, influxd ${drain.influxdCores}, other tenants of this shared machine ${othersOnPathCore(drain)}): ` +
       `${largest[0]} takes the largest share${windowVerdict ? `; ${windowVerdict}` : ""}. ` +
       `At the stack's default container limits, ${first[0]} would be the first to saturate, at about ${n(first[1])} messages a second (${first[2]} core ÷ its ${first[0] === "mosquitto" ? drain.brokerMicrosPerMessage : first[0] === "Telegraf" ? drain.bridgeMicrosPerMessage : drain.influxdMicrosPerMessage} µs a message in the drain; derived, not measured)`;
   }
@@ -136,8 +142,8 @@ export function renderTable(report: MqttReport): string {
       `| ${label(r)} | ${n(r.offeredPerSecond)} | ${n(r.generatedPerSecond)} | **${n(r.deliveredPerSecond)}** | ${n(r.fieldsPerSecond)} | ${n(r.written)} | ${n(r.stored)} | ${n(r.dropped)} | ${r.zeroLoss ? "yes" : "**no**"} | ${ms(r.latencyP50Ms)} / ${ms(r.latencyP99Ms)} / ${ms(r.latencyMaxMs)} | ${r.kept ? "yes" : "**no**"} |`,
   );
   const costHead = [
-    "| run | mosquitto cores | Telegraf cores | influxd cores | simulator cores | µs CPU per message: mosquitto / Telegraf / influxd / simulator | × the same rate over fewer sessions (mosquitto / Telegraf / simulator) | peak RSS MiB: mosquitto / Telegraf / influxd / simulator | connect s |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| run | mosquitto cores | Telegraf cores | influxd cores | simulator cores | µs CPU per message: mosquitto / Telegraf / influxd / simulator | × the same rate over fewer sessions (mosquitto / Telegraf / simulator) | peak RSS MiB: mosquitto / Telegraf / influxd / simulator | connect s | core busy: path / load | other tenants on the path's core |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
   const ratio = (a: number, b: number) => (b > 0 && Number.isFinite(a / b) ? String(round(a / b, 2)) : "–");
   const cost = report.rows.map((r) => {
@@ -145,7 +151,7 @@ export function renderTable(report: MqttReport): string {
     const ratios = base
       ? `${ratio(r.brokerMicrosPerMessage, base.brokerMicrosPerMessage)} / ${ratio(r.bridgeMicrosPerMessage, base.bridgeMicrosPerMessage)} / ${ratio(r.simulatorMicrosPerMessage, base.simulatorMicrosPerMessage)} (vs ${n(base.devices)})`
       : "–";
-    return `| ${label(r)} | ${r.brokerCores} | ${r.bridgeCores} | ${r.influxdCores} | ${r.simulatorCores} | ${r.brokerMicrosPerMessage} / ${r.bridgeMicrosPerMessage} / ${r.influxdMicrosPerMessage} / ${r.simulatorMicrosPerMessage} | ${ratios} | ${r.brokerPeakRssMiB} / ${r.bridgePeakRssMiB} / ${r.influxdPeakRssMiB} / ${r.simulatorPeakRssMiB} | ${r.connectSeconds} |`;
+    return `| ${label(r)} | ${r.brokerCores} | ${r.bridgeCores} | ${r.influxdCores} | ${r.simulatorCores} | ${r.brokerMicrosPerMessage} / ${r.bridgeMicrosPerMessage} / ${r.influxdMicrosPerMessage} / ${r.simulatorMicrosPerMessage} | ${ratios} | ${r.brokerPeakRssMiB} / ${r.bridgePeakRssMiB} / ${r.influxdPeakRssMiB} / ${r.simulatorPeakRssMiB} | ${r.connectSeconds} | ${pct(r.pathCoreBusy)} / ${pct(r.loadCoreBusy)} | ${pct(othersOnPathCore(r))} |`;
   });
   const perHead = [
     "| at the stack's reporting interval | mosquitto MiB per 1,000 devices | Telegraf MiB per 1,000 devices | mosquitto cores per 1,000 devices | Telegraf cores per 1,000 devices |",
@@ -156,13 +162,13 @@ export function renderTable(report: MqttReport): string {
     return `| ${label(r)} | ${p.brokerMiB} | ${p.bridgeMiB} | ${p.brokerCores} | ${p.bridgeCores} |`;
   });
   const drainHead = [
-    "| backlog drain (no load running) | window | queued | in InfluxDB | zero loss | drained msg/s | × the stack's window | path core busy | cores: mosquitto / Telegraf / influxd | µs CPU per message: mosquitto / Telegraf / influxd | Telegraf peak RSS MiB |",
+    "| backlog drain (no load running) | window | queued | in InfluxDB | zero loss | drained msg/s | × the stack's window | path core busy (other tenants) | cores: mosquitto / Telegraf / influxd | µs CPU per message: mosquitto / Telegraf / influxd | Telegraf peak RSS MiB |",
     "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|",
   ];
   const stackDrain = report.drain.find((d) => d.window === report.queue.bridgeUndeliveredMessages);
   const drain = report.drain.map(
     (d) =>
-      `| ${n(d.devices)} devices, ${n(d.queued)} queued | ${n(d.window)} | ${n(d.queued)} | ${n(d.stored)} | ${d.zeroLoss ? "yes" : "**no**"} | **${n(d.drainedPerSecond)}** | ${stackDrain ? ratio(d.drainedPerSecond, stackDrain.drainedPerSecond) : "–"} | ${Math.round(d.pathCoreBusy * 100)} % | ${d.brokerCores} / ${d.bridgeCores} / ${d.influxdCores} | ${d.brokerMicrosPerMessage} / ${d.bridgeMicrosPerMessage} / ${d.influxdMicrosPerMessage} | ${d.bridgePeakRssMiB} |`,
+      `| ${n(d.devices)} devices, ${n(d.queued)} queued | ${n(d.window)} | ${n(d.queued)} | ${n(d.stored)} | ${d.zeroLoss ? "yes" : "**no**"} | **${n(d.drainedPerSecond)}** | ${stackDrain ? ratio(d.drainedPerSecond, stackDrain.drainedPerSecond) : "–"} | ${pct(d.pathCoreBusy)} (${pct(othersOnPathCore(d))}) | ${d.brokerCores} / ${d.bridgeCores} / ${d.influxdCores} | ${d.brokerMicrosPerMessage} / ${d.bridgeMicrosPerMessage} / ${d.influxdMicrosPerMessage} | ${d.bridgePeakRssMiB} |`,
   );
   return [...head, ...rows, "", ...costHead, ...cost, "", ...perHead, ...per, ...(drain.length ? ["", ...drainHead, ...drain] : [])].join("\n");
 }
@@ -197,8 +203,8 @@ How it is measured (bench/mqtt/path.ts):
 - **delivered** is the fleet's readings counted in InfluxDB at the start and at the end of a ${first ? first.windowMs / 1000 : "?"} s window, after a ${first ? first.warmupMs / 1000 : "?"} s warm-up; one message is one reading is one point of ${Object.keys(READING_FIELDS).length} fields. **generated** is the simulator's own count from going live to SIGTERM: below offered, the load side could not keep its schedule.
 - **zero loss**: after the simulator's SIGTERM drain (every PUBACK awaited), the count in InfluxDB by device, summed, equals the simulator's points_written, every device has points, and nothing was dropped. A redelivered message overwrites its own point, so duplicates cannot hide a loss.
 - **latency** is publish to queryable: a probe device (its own certificate, ACL entry and topic) publishes a schema reading every 100 ms stamped with its publish time; the bench polls InfluxDB every 100 ms, and a reading's latency is the end of the first poll that returned it minus its publish time: an upper bound, up to one poll interval plus the query's own time too high. Telegraf writes when 1,000 metrics are batched or every second (flush_interval), which sets the floor at low rates.
-- **backlog drain**: Telegraf is stopped, the simulator publishes a backlog that the broker queues for the bridge's persistent session (within the stack's queue), the simulator exits, Telegraf starts, and the drain is timed from its connection until the last queued reading is queryable (counts polled every 250 ms). Only the path runs, so the load generator's cost cannot hide the path's; the what-if row repeats it with a larger window (Telegraf's max_undelivered_messages and the broker's max_inflight_messages together, as the stack keeps them).
-- **path core busy** is the share of the path's core that was busy over the window (/proc/stat), whoever ran there: other tenants of the machine included, which the per-process cores leave out.
+- **backlog drain**: Telegraf is stopped, the simulator publishes a backlog that the broker queues for the bridge's persistent session (within the stack's queue), the simulator exits, Telegraf starts, and the drain is timed from its connection until the first count (polled every 100 ms) that has every queued reading. Only the path runs, so the load generator's cost cannot hide the path's; the what-if row repeats it with a larger window (Telegraf's max_undelivered_messages and the broker's max_inflight_messages together, as the stack keeps them).
+- **core busy** is the share of a core that was busy over the window (/proc/stat), whoever ran there; **other tenants** is the path core's busy share minus the path's three processes: this machine is shared with other jobs, which the pinning keeps off neither core, so a run with a large share of other tenants measured less than the path can do.
 - **cores** are CPU-seconds per second over the window (utime + stime from /proc/<pid>/stat); **peak RSS** is VmHWM (/proc/<pid>/status) over the whole run; **per 1,000 devices** the memory the connected devices added (peak − before they connected) and the cores at that run's rate.
 
 Reproduce: \`npm run bench:mqtt\` (builds the simulator, influxd and Telegraf first, as the MQTT tier needs them; this run took ${report.durationSeconds ?? "?"} s), under \`flock /tmp/bench.lock\` where other benchmarks share the machine. \`BENCH_QUICK=1 npm run bench:mqtt\` is a short run (bench/results/mqtt-path-quick.json, docs untouched); \`BENCH_RENDER=1 npm run bench:mqtt\` renders this section again from bench/results/mqtt-path.json. The MQTT tier runs a smoke run of it (test/mqtt/mqtt-bench.test.ts).
