@@ -104,6 +104,8 @@ export function renderTelegrafConf(o: TelegrafConfOptions): string {
     '  flush_interval = "1s"',
     '  flush_jitter = "0s"',
     "  omit_hostname = true",
+    // there are no processors or aggregators; stated, because 1.37 warns that the default changes
+    "  skip_processors_after_aggregators = true",
     "",
     "[[secretstores.docker]]",
     `  id = ${quote(SECRET_STORE)}`,

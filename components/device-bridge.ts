@@ -91,7 +91,9 @@ export class DeviceBridge extends pulumi.ComponentResource {
         user: `${uid}:${gid}`,
         limits: args.limits,
         policy: args.policy,
-        command: ["telegraf", "--config", `${FILES_DIR}/telegraf.conf`],
+        // Strict handling of ${VAR} in the config (the default from Telegraf 1.38; the config uses
+        // none): without the flag 1.37 warns at every start.
+        command: ["telegraf", "--strict-env-handling", "--config", `${FILES_DIR}/telegraf.conf`],
         tmpfs: { "/tmp": "size=4m" },
         hostname: "bridge",
         mounts: [

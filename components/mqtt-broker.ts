@@ -114,7 +114,8 @@ export class MqttBroker extends pulumi.ComponentResource {
         policy: args.policy,
         command: ["mosquitto", "-c", `${FILES_DIR}/mosquitto.conf`],
         tmpfs: { "/tmp": "size=4m" },
-        hostname: args.alias,
+        // No hostname: the engine would add it as an alias on the frontend network too (moby
+        // #39204, seen on the engine tier); the bridge finds the broker by its backend alias.
         mounts: [
           { type: "volume", source: this.dataVolume.name, target: DATA_DIR },
           { type: "volume", source: staged.volumeName, target: FILES_DIR, readOnly: true },

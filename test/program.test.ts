@@ -56,6 +56,8 @@ describe.each(STACKS)("%s stack", (stack) => {
     expect(ofType(r, CONTAINER).filter((c) => c.inputs.start === false).map((c) => c.name).sort()).toEqual(
       [
         "grafana-files-loader",
+        // where npm run backup / restore stage a backup inside InfluxDB's read-only container
+        "influxdb-backups-loader",
         "influxdb-files-loader",
         "influxdb-initdb-loader",
         // made at every first setup, devices or not: a stack that declares its first device later finds it
@@ -411,7 +413,7 @@ describe.each(STACKS)("%s stack", (stack) => {
     const brokerFiles = uploads(loader(r, "broker"));
     expect(brokerFiles["tls/server.crt"].content).toContain("MOCK-CERT-pki-broker-cert");
     expect(brokerFiles["tls/ca.pem"].content).toContain("MOCK-CERT-pki-ca");
-    expect(container(r, "bridge").inputs).toMatchObject({ user: "10002:10002", command: ["telegraf", "--config", "/etc/iot/bridge/telegraf.conf"] });
+    expect(container(r, "bridge").inputs).toMatchObject({ user: "10002:10002", command: ["telegraf", "--strict-env-handling", "--config", "/etc/iot/bridge/telegraf.conf"] });
   });
 });
 

@@ -60,7 +60,7 @@ describe("DeviceBridge alone", () => {
       memory: LIMITS.memoryMb,
       cpus: "0.5",
       wait: true,
-      command: ["telegraf", "--config", "/etc/iot/bridge/telegraf.conf"],
+      command: ["telegraf", "--strict-env-handling", "--config", "/etc/iot/bridge/telegraf.conf"],
       hostname: "bridge",
     });
     expect(c.healthcheck.tests).toEqual(["CMD", "curl", "-fsS", "-o", "/dev/null", "http://127.0.0.1:8080/"]);

@@ -72,6 +72,7 @@ describe("InfluxDb alone", () => {
     const mounts = one(run, CONTAINER, "influxdb-container").inputs.mounts;
     expect(mounts).toEqual([
       { type: "volume", source: "iot-t-influxdb-data", target: "/var/lib/influxdb2" },
+      { type: "volume", source: "iot-t-influxdb-backups", target: "/var/lib/influxdb2-backups" },
       { type: "volume", source: "iot-t-influxdb-files", target: "/etc/iot/influxdb", readOnly: true },
       { type: "volume", source: "iot-t-influxdb-initdb", target: "/docker-entrypoint-initdb.d", readOnly: true },
       { type: "volume", source: "iot-t-influxdb-token-simulator", target: "/etc/iot/handoff/simulator" },

@@ -63,7 +63,10 @@ engineSuite("the simulator image, built on the engine as the program declares it
     const listed = new Set<string>((sbom.components ?? []).map((c: any) => (c.group ? `${c.group}/${c.name}` : c.name)));
 
     expect([...production].filter((p) => !listed.has(p))).toEqual([]);
-    expect([...listed].filter((c) => development.has(c) || c === "typescript" || c.startsWith("@types/"))).toEqual([]);
+    // No development tooling. Type packages only where a production dependency declares them as
+    // its own runtime dependencies (mqtt 5.16.0: @types/ws, @types/readable-stream, which need
+    // @types/node): the lockfile marks those as production, and npm prune --omit=dev keeps them.
+    expect([...listed].filter((c) => development.has(c) || c === "typescript" || (c.startsWith("@types/") && !production.has(c)))).toEqual([]);
     // and what the image really ships in node_modules is the same production tree
     const shipped = await runOnce(
       scope,

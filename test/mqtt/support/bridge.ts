@@ -61,7 +61,7 @@ export async function prepareBridge(dir: string, ca: Ca, caFile: string, brokerP
     healthUrl: `http://${healthAddress}`,
     process: () => runs[runs.length - 1],
     async start() {
-      const proc = startProcess("telegraf", TELEGRAF, ["--config", confFile], {
+      const proc = startProcess("telegraf", TELEGRAF, ["--strict-env-handling", "--config", confFile], {
         cwd: dir,
         env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir },
         logFile: join(dir, `telegraf-${runs.length + 1}.log`),
