@@ -40,9 +40,7 @@ export async function generateCrl(input: CrlInput): Promise<string> {
   // Loaded here, not at the top: the dynamic provider below is serialized into the state with
   // this function, and a require inside the function body is what Pulumi's closure serializer keeps.
   // @peculiar/x509 registers its algorithms with tsyringe, which needs the Reflect metadata polyfill first.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   require("reflect-metadata");
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
   const x509 = require("@peculiar/x509") as typeof import("@peculiar/x509");
   x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
   const ca = new x509.X509Certificate(input.caCertPem);
