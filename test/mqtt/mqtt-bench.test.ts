@@ -60,7 +60,8 @@ mqttTier("MQTT tier: the MQTT path benchmark runs against the real broker, Teleg
     expect({ stored: drain.stored, zeroLoss: drain.zeroLoss }).toEqual({ stored: drain.queued, zeroLoss: true });
     expect(drain.window).toBeGreaterThan(0);
     expect(drain.drainSeconds).toBeGreaterThan(0);
-    expect(drain.drainedPerSecond).toBe(Math.round(drain.stored / drain.drainSeconds));
+    // drainSeconds is rounded to 10 ms in the row, the rate is from the unrounded duration
+    expect(Math.abs(drain.drainedPerSecond - drain.stored / drain.drainSeconds)).toBeLessThanOrEqual(0.02 * drain.drainedPerSecond + 1);
     for (const figure of [drain.brokerCores, drain.bridgeCores, drain.influxdCores]) expect(Number.isFinite(figure) && figure >= 0).toBe(true);
   }, 90_000);
 
