@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# npm run up [-- --stack NAME] [--generate-passphrase]: deploy a stack (dev by default), with the
-# policy pack (policy/) enforced.
+# npm run up [-- --stack NAME] [--generate-passphrase] [--refresh]: deploy a stack (dev by default),
+# with the policy pack (policy/) enforced. --refresh reads the deployed containers and volumes back
+# first, so that one removed by hand (the restore drill in docs/OPERATIONS.md) is created again.
 set -euo pipefail
 # shellcheck source=scripts/prereqs.sh
 source "$(dirname "${BASH_SOURCE[0]}")/prereqs.sh"
-USAGE="npm run up [-- --stack NAME] [--generate-passphrase]"
+USAGE="npm run up [-- --stack NAME] [--generate-passphrase] [--refresh]"
+REFRESH=()
 script_arg() {
   case "$1" in
     --generate-passphrase) GENERATE_PASSPHRASE=true ;;
+    --refresh) REFRESH=(--refresh) ;;
     *) return 1 ;;
   esac
 }
@@ -41,7 +44,7 @@ fi
 # change that weakens a container before anything is deployed. The pack has no dependencies of its
 # own; Pulumi runs it with the @pulumi/policy and @pulumi/pulumi of the project's node_modules
 # (npm ci installs them).
-pulumi up --yes --stack "$STACK" --non-interactive --policy-pack "$ROOT/policy"
+pulumi up --yes --stack "$STACK" --non-interactive --policy-pack "$ROOT/policy" ${REFRESH[@]+"${REFRESH[@]}"}
 echo
 echo "Grafana:  $(pulumi stack output grafanaUrl --stack "$STACK")   (user: $(pulumi stack output grafanaAdminUser --stack "$STACK"))"
 # The state backend and passphrase are set in this script only: these commands set them again, so

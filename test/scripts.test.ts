@@ -106,6 +106,15 @@ describe("npm run up", () => {
     expect(result.stdout).toMatch(/Grafana: {2}https:\/\/localhost:3000 {3}\(user: admin\)/);
   });
 
+  test("--refresh reads the deployed resources back first (pulumi up --refresh), so that one removed by hand is created again", () => {
+    const box = sandbox({ pulumi: 'case "$*" in "stack output"*) echo value ;; esac', docker: "echo 1.41" });
+    const result = run("up.sh", ["--refresh"], { PATH: box.bin, HOME: box.dir, PULUMI_CONFIG_PASSPHRASE: "test" });
+    expect(result.status).toBe(0);
+    expect(box.calls().split("\n").filter((l) => l.startsWith("pulumi up"))).toEqual([
+      `pulumi up --yes --stack dev --non-interactive --policy-pack ${ROOT}/policy --refresh | backend=${BACKEND} docker_host= passphrase_file=`,
+    ]);
+  });
+
   test("the closing lines give npm run outputs commands, and they work from the user's own shell (no backend or passphrase exported)", () => {
     const fakes = { pulumi: 'case "$*" in "stack output caCertificatePem"*) printf -- "-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----\\n" ;; "stack output"*) echo value ;; esac', docker: "echo 1.41" };
     const box = sandbox(fakes);
@@ -299,7 +308,7 @@ describe("the stack argument, the same in every command", () => {
     const box = sandbox({});
     const r = run("up.sh", ["--force"], { PATH: box.bin, HOME: box.dir });
     expect(r.status).toBe(2);
-    expect(r.stderr).toBe("error: unknown argument '--force'\nusage: npm run up [-- --stack NAME] [--generate-passphrase]\n");
+    expect(r.stderr).toBe("error: unknown argument '--force'\nusage: npm run up [-- --stack NAME] [--generate-passphrase] [--refresh]\n");
   });
 });
 
