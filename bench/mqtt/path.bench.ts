@@ -58,15 +58,21 @@ function writeDocSection(report: MqttReport): void {
   writeSection(join(ROOT, "docs", "PERFORMANCE.md"), SECTION, renderSection(report));
 }
 
-/** The stack's default CPU limits (Pulumi.yaml), in cores. */
+/** The stack's default CPU (in cores) and memory (MiB) limits of the path's containers (Pulumi.yaml). */
 function defaultLimits(): MqttReport["limits"] {
   const config = parse(readFileSync(join(ROOT, "Pulumi.yaml"), "utf8")).config as Record<string, { default?: number }>;
-  const cores = (key: string) => {
-    const value = config[key]?.default;
-    if (typeof value !== "number") throw new Error(`Pulumi.yaml has no numeric default for ${key}`);
-    return value / 1000;
+  const value = (key: string) => {
+    const v = config[key]?.default;
+    if (typeof v !== "number") throw new Error(`Pulumi.yaml has no numeric default for ${key}`);
+    return v;
   };
-  return { brokerCores: cores("brokerCpuMillis"), bridgeCores: cores("bridgeCpuMillis"), influxdCores: cores("influxCpuMillis") };
+  return {
+    brokerCores: value("brokerCpuMillis") / 1000,
+    bridgeCores: value("bridgeCpuMillis") / 1000,
+    influxdCores: value("influxCpuMillis") / 1000,
+    brokerMemoryMiB: value("brokerMemoryMb"),
+    bridgeMemoryMiB: value("bridgeMemoryMb"),
+  };
 }
 
 const RENDER_ONLY = process.env.BENCH_RENDER === "1";

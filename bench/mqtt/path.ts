@@ -21,6 +21,7 @@ import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_MEASUREMENT, READING_FIELDS } from "../../simulator/src/schema";
+import { BRIDGE_IDENTITY } from "../../components/broker-config";
 import { startSimulator, signalAndWaitForExit, isSummary, type LogLine, type RunningSimulator } from "../../simulator/test/support/run-simulator";
 import { BUCKET } from "../../test/mqtt/support/influxdb";
 import { connectDevice, publishQos1, rfc3339ToNs, startStack, type Stack } from "../../test/mqtt/support/stack";
@@ -112,6 +113,12 @@ export interface PathRow extends PathPlan {
   perDeviceMin: number;
   perDeviceMax: number;
   zeroLoss: boolean;
+  /**
+   * Whether the broker logged that it dropped messages for the bridge's session (its queue was
+   * full: mosquitto v2.0.11 src/database.c db__message_insert), which it does after acknowledging
+   * them to the devices.
+   */
+  brokerDroppedForBridge: boolean;
   /** probe readings published / seen in InfluxDB, and latency publish → queryable */
   probePublished: number;
   probeSeen: number;
@@ -385,6 +392,7 @@ export async function measurePath(plan: PathPlan, pinned: boolean): Promise<Path
     const { stored } = await waitForStored(stack, since, written, 10_000);
     const total = [...stored.values()].reduce((a, b) => a + b, 0);
     const latency = await probe.finish(30_000);
+    const brokerDroppedForBridge = stack.broker.process().log().includes(`Outgoing messages are being dropped for client ${BRIDGE_IDENTITY}.`);
     const counts = [...stored.values()];
     const cores = (name: keyof typeof pids) => round((cpu1[name] - cpu0[name]) / seconds, 3);
     const micros = (name: keyof typeof pids) => (delivered > 0 ? round(((cpu1[name] - cpu0[name]) * 1e6) / delivered, 1) : NaN);
@@ -406,6 +414,7 @@ export async function measurePath(plan: PathPlan, pinned: boolean): Promise<Path
       perDeviceMin: counts.length ? Math.min(...counts) : 0,
       perDeviceMax: counts.length ? Math.max(...counts) : 0,
       zeroLoss,
+      brokerDroppedForBridge,
       probePublished: latency.published,
       probeSeen: latency.seen,
       latencyP50Ms: latency.p50,

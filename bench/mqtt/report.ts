@@ -11,7 +11,7 @@ export interface MqttReport {
   /** the broker queue and bridge window the runs used (the stack's, index.ts) */
   queue: { brokerQueueMessages: number; bridgeUndeliveredMessages: number };
   /** the stack's default CPU limits of the broker and the bridge containers, in cores (Pulumi.yaml) */
-  limits: { brokerCores: number; bridgeCores: number; influxdCores: number };
+  limits: { brokerCores: number; bridgeCores: number; influxdCores: number; brokerMemoryMiB?: number; bridgeMemoryMiB?: number };
   durationSeconds?: number;
   rows: PathRow[];
   /** backlog drains with only the path running: the stack's window first, then any what-if windows */
@@ -81,7 +81,10 @@ export function headline(report: MqttReport) {
       live =
         `at ${label(top)} the path fell behind: ${n(top.deliveredPerSecond)} delivered of ${n(top.generatedPerSecond)} generated a second, and ${pathText}` +
         `${loadBehind ? `; the load side was at its end too: ${loadText}` : ""}. ` +
-        `The devices still get their PUBACKs and the broker queues the excess for the bridge; at ${n(Math.round(excess))} a second more than the path carries, its queue of ${n(report.queue.brokerQueueMessages)} would be full after about ${n(Math.round(report.queue.brokerQueueMessages / excess))} s, and from then on Mosquitto drops the bridge's messages although it acknowledged them to the devices (mosquitto v2.0.11 src/database.c db__message_insert: "Outgoing messages are being dropped for client"; derived, not run): a sustained rate above the path's ceiling is not loss-free`;
+        `The devices still get their PUBACKs and the broker queues the excess for the bridge; at ${n(Math.round(excess))} a second more than the path carries, its queue of ${n(report.queue.brokerQueueMessages)} is full after about ${n(Math.round(report.queue.brokerQueueMessages / excess))} s, and from then on Mosquitto drops the bridge's messages although it acknowledged them to the devices (mosquitto v2.0.11 src/database.c db__message_insert, which logs "Outgoing messages are being dropped for client …")` +
+        (top.stored < top.written
+          ? `. **That happened in this run**: ${n(top.written - top.stored)} of the ${n(top.written)} readings the broker acknowledged never reached InfluxDB${top.brokerDroppedForBridge ? ", and the broker logged that it was dropping the bridge's messages" : top.brokerDroppedForBridge === false ? " (the broker's log did not say it dropped them: see its log)" : ""}, with mosquitto's resident memory at ${top.brokerPeakRssMiB} MiB holding its queue (the stack's brokerMemoryMb default is ${report.limits.brokerMemoryMiB ?? "?"} MiB). A sustained rate above the path's ceiling is not loss-free: the broker's queue bounds how long a burst may last`
+          : `; a sustained rate above the path's ceiling is not loss-free (derived; this run's window was too short to fill the queue)`);
     } else if (loadBehind) {
       live = `at ${label(top)} the load side gave out first: ${loadText}, while ${pathText}`;
     }
@@ -196,7 +199,7 @@ ${renderTable(report)}
 - **Highest rate carried live with zero loss**: ${best ? `**${n(best.deliveredPerSecond)} messages (= points) a second** (${n(best.fieldsPerSecond)} field values a second) from ${label(best)}, latency p50 ${ms(best.latencyP50Ms)} ms, p99 ${ms(best.latencyP99Ms)} ms` : "none of the runs kept up"}.
 - **The limit, live**: ${live || "–"}.
 - **The path's own ceiling**: ${ceiling || "not measured in this run"}.
-- **The stack's default limits** are ${report.limits.brokerCores} core for the broker, ${report.limits.bridgeCores} for the bridge and ${report.limits.influxdCores} for InfluxDB (Pulumi.yaml brokerCpuMillis, bridgeCpuMillis, influxCpuMillis); compare them with the cores columns.
+- **The stack's default limits** are ${report.limits.brokerCores} core${report.limits.brokerMemoryMiB ? ` and ${report.limits.brokerMemoryMiB} MiB` : ""} for the broker, ${report.limits.bridgeCores} core${report.limits.bridgeMemoryMiB ? ` and ${report.limits.bridgeMemoryMiB} MiB` : ""} for the bridge and ${report.limits.influxdCores} core for InfluxDB (Pulumi.yaml brokerCpuMillis, brokerMemoryMb, bridgeCpuMillis, bridgeMemoryMb, influxCpuMillis); compare them with the cores and peak RSS columns.
 - **Ratios**: a run's CPU per message against the run at the same offered rate with fewer devices, measured in the same bench run: what the extra TLS sessions cost at that rate. CPU per message includes each process's fixed cost over the window (timers, keep-alives, the bridge's own counters every 10 s, and for influxd the probe's ten queries a second), so it is high where little is sent.
 
 How it is measured (bench/mqtt/path.ts):

@@ -23,6 +23,7 @@ mqttTier("MQTT tier: the MQTT path benchmark runs against the real broker, Teleg
       devicesStored: DEVICES,
       zeroLoss: true,
     });
+    expect(row.brokerDroppedForBridge).toBe(false);
     // every device published for the whole run: their counts differ by the readings of one sweep at most
     expect(row.perDeviceMin).toBeGreaterThan(0);
     expect(row.perDeviceMax * DEVICES).toBeGreaterThanOrEqual(row.stored);
