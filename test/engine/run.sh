@@ -55,6 +55,22 @@ else
       ENGINE_BRIDGE_IMAGE=$(sed -n 's/^ENGINE_BRIDGE_IMAGE=//p' <<<"$mqtt_images")
       export ENGINE_BROKER_IMAGE ENGINE_BRIDGE_IMAGE
     fi
+    # InfluxDB's stand-in from the real influxd and influx, twice (a second image id for the
+    # upgrade test): ENGINE_INFLUXDB_IMAGE and ENGINE_INFLUXDB_IMAGE_NEXT, or the reason.
+    influxdb_rc=0
+    influxdb_images=$(bash test/engine/influxdb-image.sh 2>"$STATE_DIR/influxdb-image.log") || influxdb_rc=$?
+    if ((influxdb_rc == 3)); then
+      ENGINE_SKIP_REASON="the InfluxDB stand-in image cannot be built: $(tail -n 1 "$STATE_DIR/influxdb-image.log")"
+      export ENGINE_SKIP_REASON
+    elif ((influxdb_rc != 0)); then
+      cat "$STATE_DIR/influxdb-image.log" >&2
+      exit "$influxdb_rc"
+    else
+      cat "$STATE_DIR/influxdb-image.log" >&2
+      ENGINE_INFLUXDB_IMAGE=$(sed -n 's/^ENGINE_INFLUXDB_IMAGE=//p' <<<"$influxdb_images")
+      ENGINE_INFLUXDB_IMAGE_NEXT=$(sed -n 's/^ENGINE_INFLUXDB_IMAGE_NEXT=//p' <<<"$influxdb_images")
+      export ENGINE_INFLUXDB_IMAGE ENGINE_INFLUXDB_IMAGE_NEXT
+    fi
   fi
 fi
 
