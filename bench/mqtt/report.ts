@@ -49,8 +49,17 @@ const pct = (share: number) => (Number.isFinite(share) ? `${Math.round(share * 1
 export const othersOnPathCore = (r: { pathCoreBusy: number; brokerCores: number; bridgeCores: number; influxdCores: number }) =>
   Math.max(0, round(r.pathCoreBusy - r.brokerCores - r.bridgeCores - r.influxdCores, 3));
 
-/** What the stack's default container limit of each part would carry, from its CPU per message in the drain (derived, not measured). */
-export function atDefaultLimits(report: MqttReport, d: DrainRow) {
+/**
+ * The live run the container-limit derivation uses: of the runs that kept up, the one with the
+ * most devices, then the highest rate. Live, not the drain: the broker's CPU per message then
+ * includes receiving every reading over its device's TLS session, which the drain leaves out.
+ */
+export function limitsBasis(report: MqttReport): PathRow | undefined {
+  return [...report.rows].filter((r) => r.kept).sort((a, b) => b.devices - a.devices || b.deliveredPerSecond - a.deliveredPerSecond)[0];
+}
+
+/** What the stack's default container limit of each part would carry at a run's CPU per message (derived, not measured). */
+export function atDefaultLimits(report: MqttReport, d: Pick<PathRow, "brokerMicrosPerMessage" | "bridgeMicrosPerMessage" | "influxdMicrosPerMessage">) {
   const carry = (cores: number, micros: number) => (micros > 0 ? Math.round((cores * 1e6) / micros) : NaN);
   return {
     broker: carry(report.limits.brokerCores, d.brokerMicrosPerMessage),
@@ -97,16 +106,6 @@ export function headline(report: MqttReport) {
       ["influxd", drain.influxdCores],
     ] as const;
     const largest = [...parts].sort((a, b) => b[1] - a[1])[0];
-    const limits = atDefaultLimits(report, drain);
-    const first = (
-      [
-        ["mosquitto", limits.broker, report.limits.brokerCores],
-        ["Telegraf", limits.bridge, report.limits.bridgeCores],
-        ["influxd", limits.influxd, report.limits.influxdCores],
-      ] as const
-    )
-      .slice()
-      .sort((a, b) => a[1] - b[1])[0];
     let windowVerdict = "";
     if (whatIfRuns.length > 0) {
       const mean = (rows: DrainRow[]) => rows.reduce((a, d) => a + d.drainedPerSecond, 0) / rows.length;
@@ -130,9 +129,24 @@ export function headline(report: MqttReport) {
       `with the load generator stopped, the path drained a backlog of ${n(drain.queued)} messages from ${n(drain.devices)} devices at **${stackRuns.map((d) => n(d.drainedPerSecond)).join(" and ")} a second** (${stackRuns.length > 1 ? "repeats; the figures that follow are the first's" : "one run"}) ` +
       `with its core ${pct(drain.pathCoreBusy)} busy (mosquitto ${drain.brokerCores}, Telegraf ${drain.bridgeCores}, influxd ${drain.influxdCores}, other tenants of this shared machine ${othersOnPathCore(drain)}): ` +
       `${largest[0]} takes the largest share${windowVerdict ? `; ${windowVerdict}` : ""}. ` +
-      `At the stack's default container limits, ${first[0]} would be the first to saturate, at about ${n(first[1])} messages a second (${first[2]} core ÷ its ${first[0] === "mosquitto" ? drain.brokerMicrosPerMessage : first[0] === "Telegraf" ? drain.bridgeMicrosPerMessage : drain.influxdMicrosPerMessage} µs a message in the drain; derived, not measured)`;
+      `Live, the same core also carries the broker's receiving from every device (its CPU per message about ${drain.brokerMicrosPerMessage > 0 && limitsBasis(report) ? round(limitsBasis(report)!.brokerMicrosPerMessage / drain.brokerMicrosPerMessage, 1) : "?"} × the drain's), which is why the live ceiling is lower`;
   }
-  return { best, top, drain, live, ceiling };
+  let containers = "";
+  const basis = limitsBasis(report);
+  if (basis) {
+    const limits = atDefaultLimits(report, basis);
+    const parts = [
+      ["mosquitto", limits.broker, report.limits.brokerCores, basis.brokerMicrosPerMessage],
+      ["Telegraf", limits.bridge, report.limits.bridgeCores, basis.bridgeMicrosPerMessage],
+      ["influxd", limits.influxd, report.limits.influxdCores, basis.influxdMicrosPerMessage],
+    ] as const;
+    const first = [...parts].sort((a, b) => a[1] - b[1])[0];
+    containers =
+      `at the CPU per message of the live run at ${label(basis)}, ` +
+      parts.map(([name, carries, cores, micros]) => `${name}'s ${cores} core would carry about ${n(carries)} messages a second (${micros} µs each)`).join(", ") +
+      `: ${first[0]} saturates first. Derived, not measured: the containers and their CPU quotas were not run here`;
+  }
+  return { best, top, drain, live, ceiling, containers };
 }
 
 export function renderTable(report: MqttReport): string {
@@ -177,7 +191,7 @@ export function renderTable(report: MqttReport): string {
 }
 
 export function renderSection(report: MqttReport): string {
-  const { best, live, ceiling } = headline(report);
+  const { best, live, ceiling, containers } = headline(report);
   const m = report.machine;
   const v = report.versions;
   const first = report.rows[0];
@@ -199,6 +213,7 @@ ${renderTable(report)}
 - **Highest rate carried live with zero loss**: ${best ? `**${n(best.deliveredPerSecond)} messages (= points) a second** (${n(best.fieldsPerSecond)} field values a second) from ${label(best)}, latency p50 ${ms(best.latencyP50Ms)} ms, p99 ${ms(best.latencyP99Ms)} ms` : "none of the runs kept up"}.
 - **The limit, live**: ${live || "–"}.
 - **The path's own ceiling**: ${ceiling || "not measured in this run"}.
+- **At the stack's default container limits**: ${containers || "no live run kept up"}.
 - **The stack's default limits** are ${report.limits.brokerCores} core${report.limits.brokerMemoryMiB ? ` and ${report.limits.brokerMemoryMiB} MiB` : ""} for the broker, ${report.limits.bridgeCores} core${report.limits.bridgeMemoryMiB ? ` and ${report.limits.bridgeMemoryMiB} MiB` : ""} for the bridge and ${report.limits.influxdCores} core for InfluxDB (Pulumi.yaml brokerCpuMillis, brokerMemoryMb, bridgeCpuMillis, bridgeMemoryMb, influxCpuMillis); compare them with the cores and peak RSS columns.
 - **Ratios**: a run's CPU per message against the run at the same offered rate with fewer devices, measured in the same bench run: what the extra TLS sessions cost at that rate. CPU per message includes each process's fixed cost over the window (timers, keep-alives, the bridge's own counters every 10 s, and for influxd the probe's ten queries a second), so it is high where little is sent.
 
