@@ -26,6 +26,12 @@ const GRAFANA_ALIAS = "grafana";
 const BROKER_ALIAS = "broker";
 /** QoS 1 messages the broker keeps for the bridge while it is away: the no-loss bound of the MQTT path. */
 const BROKER_QUEUE_MESSAGES = 100_000;
+/**
+ * The same queue in payload bytes, 32 MiB: readings are a few hundred bytes, so the count is what
+ * binds them, but a message may be up to 64 KiB (max_packet_size). A full queue of readings held the
+ * broker at 105 MiB resident (docs/PERFORMANCE.md, the MQTT path's limit), hence brokerMemoryMb 256.
+ */
+const BROKER_QUEUE_BYTES = 33_554_432;
 /** Messages the bridge has taken and not yet written; the broker lets it have that many in flight. */
 const BRIDGE_UNDELIVERED_MESSAGES = 1000;
 
@@ -158,6 +164,7 @@ const deviceIngest =
           devices: mqttDevices,
           healthIdentity: pki.clients[HEALTH_IDENTITY],
           maxQueuedMessages: BROKER_QUEUE_MESSAGES,
+          maxQueuedBytes: BROKER_QUEUE_BYTES,
           maxInflightMessages: BRIDGE_UNDELIVERED_MESSAGES,
           platform: settings.platform,
           limits: settings.mqtt.brokerLimits,

@@ -33,6 +33,11 @@ export interface MosquittoConfOptions {
   /** QoS 1 messages kept for a subscriber that is offline or slow (the bridge), beyond which the broker drops them */
   maxQueuedMessages: number;
   /**
+   * The same queue's bound in payload bytes: a device may send messages up to max_packet_size, so a
+   * count alone would not bound the broker's memory.
+   */
+  maxQueuedBytes: number;
+  /**
    * QoS 1 messages sent to one client and not yet acknowledged. The bridge acknowledges a message
    * only once InfluxDB has it, and speaks MQTT 3.1.1 (no receive maximum), so Mosquitto's default
    * of 20 would cap it at 20 messages per write: set to the bridge's max_undelivered_messages.
@@ -64,6 +69,7 @@ export function renderMosquittoConf(o: MosquittoConfOptions): string {
     "autosave_interval 30",
     "persistent_client_expiration 7d",
     `max_queued_messages ${o.maxQueuedMessages}`,
+    `max_queued_bytes ${o.maxQueuedBytes}`,
     `max_inflight_messages ${o.maxInflightMessages}`,
     "max_packet_size 65536",
     "",

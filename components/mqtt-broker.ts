@@ -32,6 +32,8 @@ export interface MqttBrokerArgs {
   healthIdentity: ClientIdentity;
   /** QoS 1 messages kept for the bridge while it is away (max_queued_messages) */
   maxQueuedMessages: number;
+  /** the same queue's bound in payload bytes (max_queued_bytes) */
+  maxQueuedBytes: number;
   /** the bridge's max_undelivered_messages (max_inflight_messages) */
   maxInflightMessages: number;
   platform: string;
@@ -83,6 +85,7 @@ export class MqttBroker extends pulumi.ComponentResource {
       persistenceDir: `${DATA_DIR}/`,
       tlsMinVersion: args.tls.minVersion,
       maxQueuedMessages: args.maxQueuedMessages,
+      maxQueuedBytes: args.maxQueuedBytes,
       maxInflightMessages: args.maxInflightMessages,
     });
     const file = (path: string, content: pulumi.Input<string>) => ({ path, content, owner: uid, group: gid, mode: "0444" as const });

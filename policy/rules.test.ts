@@ -110,6 +110,7 @@ describe("the MQTT broker's rules catch what they are for", () => {
     persistenceDir: "/mosquitto/data/",
     tlsMinVersion: "1.3",
     maxQueuedMessages: 1000,
+    maxQueuedBytes: 33_554_432,
     maxInflightMessages: 100,
   });
   const ACL = renderAcl([{ id: "pump-7", site: "plant-2" }]);

@@ -43,14 +43,14 @@ const COUNTED_FIELD = Object.keys(READING_FIELDS)[0];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The stack's broker queue and bridge window, read from index.ts (where the program declares them), not retyped. */
-export function stackQueueSettings(): { brokerQueueMessages: number; bridgeUndeliveredMessages: number } {
+export function stackQueueSettings(): { brokerQueueMessages: number; brokerQueueBytes: number; bridgeUndeliveredMessages: number } {
   const source = readFileSync(join(ROOT, "index.ts"), "utf8");
   const read = (name: string) => {
     const match = new RegExp(`const ${name} = ([0-9_]+);`).exec(source);
     if (!match) throw new Error(`index.ts no longer declares ${name} as a number: bench/mqtt/path.ts reads it from there`);
     return Number(match[1].replace(/_/g, ""));
   };
-  return { brokerQueueMessages: read("BROKER_QUEUE_MESSAGES"), bridgeUndeliveredMessages: read("BRIDGE_UNDELIVERED_MESSAGES") };
+  return { brokerQueueMessages: read("BROKER_QUEUE_MESSAGES"), brokerQueueBytes: read("BROKER_QUEUE_BYTES"), bridgeUndeliveredMessages: read("BRIDGE_UNDELIVERED_MESSAGES") };
 }
 
 /** The value of `key` in a rendered config file (mosquitto: `key value`, telegraf: `key = value`). */
@@ -267,7 +267,7 @@ async function startPath(ids: string[], pinned: boolean, window?: number): Promi
   try {
     stack =
       window === undefined
-        ? await startStack({ devices, maxQueuedMessages: queue.brokerQueueMessages })
+        ? await startStack({ devices, maxQueuedMessages: queue.brokerQueueMessages, maxQueuedBytes: queue.brokerQueueBytes })
         : await startStackWithWindow({ devices, maxQueuedMessages: queue.brokerQueueMessages, window });
   } finally {
     if (pinned) pin(process.pid, LOAD_CORE);

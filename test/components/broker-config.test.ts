@@ -13,6 +13,7 @@ const OPTIONS: MosquittoConfOptions = {
   persistenceDir: "/mosquitto/data/",
   tlsMinVersion: "1.3",
   maxQueuedMessages: 100_000,
+  maxQueuedBytes: 33_554_432,
   maxInflightMessages: 1000,
 };
 
@@ -63,6 +64,8 @@ describe("mosquitto.conf", () => {
     expect(valuesOf(conf, "persistence")).toEqual(["true"]);
     expect(valuesOf(conf, "persistence_location")).toEqual(["/mosquitto/data/"]);
     expect(valuesOf(conf, "max_queued_messages")).toEqual(["100000"]);
+    // and in bytes: a message may be up to max_packet_size, so the count alone would not bound memory
+    expect(valuesOf(conf, "max_queued_bytes")).toEqual(["33554432"]);
     expect(valuesOf(conf, "max_inflight_messages")).toEqual(["1000"]);
     // a session that never comes back does not grow the database for ever
     expect(valuesOf(conf, "persistent_client_expiration")).toEqual(["7d"]);

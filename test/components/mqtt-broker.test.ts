@@ -18,6 +18,7 @@ function build(options: { bindAddress?: string; hostPort?: number; protectData?:
       devices: options.devices ?? [{ id: "pump-7", site: "plant-2" }],
       healthIdentity: { certPem: "HEALTH-CERT", privateKeyPem: pulumi.secret("HEALTH-KEY") },
       maxQueuedMessages: 5000,
+      maxQueuedBytes: 1_000_000,
       maxInflightMessages: 700,
       platform: "linux/arm64",
       limits: LIMITS,
@@ -90,6 +91,7 @@ describe("MqttBroker alone", () => {
       "persistence_location /mosquitto/data/",
       "tls_version tlsv1.3",
       "max_queued_messages 5000",
+      "max_queued_bytes 1000000",
       "max_inflight_messages 700",
     ]) {
       expect(conf.split("\n")).toContain(line);

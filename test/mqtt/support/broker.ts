@@ -44,6 +44,7 @@ function chownTree(path: string, ids: { uid: number; gid: number }): void {
 
 export interface BrokerOptions {
   maxQueuedMessages?: number;
+  maxQueuedBytes?: number;
   maxInflightMessages?: number;
   /**
    * Run mosquitto with its stdout line-buffered (stdbuf -oL). Mosquitto's `log_dest stdout` goes
@@ -77,6 +78,7 @@ export async function startBroker(dir: string, ca: Ca, initial: BrokerState, o: 
     persistenceDir: `${join(dir, "persistence")}/`,
     tlsMinVersion: "1.2",
     maxQueuedMessages: o.maxQueuedMessages ?? 10_000,
+    maxQueuedBytes: o.maxQueuedBytes ?? 33_554_432,
     maxInflightMessages: o.maxInflightMessages ?? 1_000,
   });
   // The container listens on every address of its own network namespace; this process shares the

@@ -28,6 +28,7 @@ export interface Stack {
 export interface StackOptions {
   devices: DeviceIdentity[];
   maxQueuedMessages?: number;
+  maxQueuedBytes?: number;
 }
 
 export async function startStack(o: StackOptions): Promise<Stack> {
@@ -46,7 +47,7 @@ export async function startStack(o: StackOptions): Promise<Stack> {
     const influx = await startInflux(join(dir, "influxdb"), ca, caFile);
     stopped.push(() => influx.stop());
     const state: BrokerState = { devices: o.devices, revoked: [] };
-    const broker = await startBroker(join(dir, "broker"), ca, state, { maxQueuedMessages: o.maxQueuedMessages });
+    const broker = await startBroker(join(dir, "broker"), ca, state, { maxQueuedMessages: o.maxQueuedMessages, maxQueuedBytes: o.maxQueuedBytes });
     stopped.push(() => broker.stop());
     const bridge = await prepareBridge(join(dir, "bridge"), ca, caFile, broker.port, influx);
     stopped.push(() => bridge.stop());
