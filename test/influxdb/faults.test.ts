@@ -3,7 +3,9 @@
 // longer than the simulator's request timeout. The real simulator writes as the program configures
 // it (dev stack), with a fleet of a few hundred points a second. `npm run bench:faults` runs the same
 // scenarios longer and writes the figures into docs/RELIABILITY.md.
-import { crashScenario, fullDiskScenario, slowScenario, smallFilesystemSkipReason, MiB } from "./support/faults";
+import { renderSection, type FaultsReport } from "../../bench/faults/report";
+import { withSection } from "../../bench/influxdb/doc-sections";
+import { crashScenario, fullDiskScenario, slowScenario, smallFilesystemSkipReason, MiB, type Figures } from "./support/faults";
 import { influxTier, tierRequired } from "./support/tier";
 
 /** What a buffer of this size cannot bridge: 100 lines, a third of a second of this fleet's readings. */
@@ -18,9 +20,12 @@ const TOO_SMALL_BUFFER = { SIM_BUFFER_LINES: "100" };
 const RSS_SLACK = 48 * MiB;
 
 influxTier("InfluxDB tier: the data path survives influxd's crash, a full disk and a stalled influxd", () => {
+  /** every run's figures, for the last test: the benchmark's section is made from them */
+  const measured: Figures[] = [];
   test("crash: influxd killed with SIGKILL and restarted on the same data; every point written is in the bucket, none dropped, counters add up", async () => {
     const { figures, counts, shape, restartLog, summary } = await crashScenario({ steadyMs: 3000, faultMs: 4000 });
     process.stderr.write(`faults: crash ${JSON.stringify(figures)}\n`);
+    measured.push(figures);
     expect(figures.generated).toBe(figures.written + figures.dropped);
     expect(figures.dropped).toBe(0);
     expect(figures.written).toBeGreaterThan(0);
@@ -39,6 +44,7 @@ influxTier("InfluxDB tier: the data path survives influxd's crash, a full disk a
   test("the crash check can fail: with a 100-line buffer the same outage drops points, reported in the counters and the log", async () => {
     const { figures, shape } = await crashScenario({ steadyMs: 1000, faultMs: 3000, simulator: TOO_SMALL_BUFFER });
     process.stderr.write(`faults: crash with a too-small buffer ${JSON.stringify(figures)}\n`);
+    measured.push({ ...figures, plan: "crash, 100-line buffer" });
     expect(figures.dropped).toBeGreaterThan(0);
     expect(figures.generated).toBe(figures.written + figures.dropped);
     expect(figures.dropLogPoints).toBe(figures.dropped);
@@ -55,6 +61,7 @@ influxTier("InfluxDB tier: the data path survives influxd's crash, a full disk a
       const result = await fullDiskScenario({ steadyMs: 2000, faultMs: 8000, sizeMiB: 64, simulator: { SIM_BUFFER_LINES: "1500" } });
       const { figures, counts } = result;
       process.stderr.write(`faults: full disk ${JSON.stringify({ ...figures, acknowledged: result.acknowledged, lost: result.lost.length, changed: result.changed.length, probeFull: result.probeFull })}\n`);
+      measured.push(figures);
       expect(result.acknowledged).toBeGreaterThan(0);
       expect(result.lost).toEqual([]);
       expect(result.changed).toEqual([]);
@@ -77,6 +84,7 @@ influxTier("InfluxDB tier: the data path survives influxd's crash, a full disk a
   test("slow database: influxd stopped for longer than the request timeout, then continued; no point twice, memory bounded, counters add up", async () => {
     const { figures, counts, shape, summary } = await slowScenario({ steadyMs: 3000, faultMs: 5000, simulator: { SIM_REQUEST_TIMEOUT_MS: "2000" } });
     process.stderr.write(`faults: slow database ${JSON.stringify(figures)}\n`);
+    measured.push(figures);
     expect(figures.generated).toBe(figures.written + figures.dropped);
     expect(figures.dropped).toBe(0);
     expect(figures.retryWarnings).toBeGreaterThan(0);
@@ -86,4 +94,18 @@ influxTier("InfluxDB tier: the data path survives influxd's crash, a full disk a
     expect(figures.outageMs).toBeGreaterThan(figures.requestTimeoutMs);
     expect(figures.peakRssMiB).toBeLessThan(figures.baselineRssMiB + RSS_SLACK / MiB);
   }, 150_000);
+
+  test("npm run bench:faults makes its section of docs/RELIABILITY.md from these figures", () => {
+    expect(measured.length).toBeGreaterThan(0);
+    const report: FaultsReport = {
+      date: new Date().toISOString(),
+      machine: { cpu: "test", cores: 2, memoryGiB: 1, kernel: "test" },
+      versions: { influxd: "test", node: process.version },
+      plans: { crash: { steadyMs: 3000, faultMs: 4000 } },
+      runs: measured,
+    };
+    const doc = withSection("# Reliability\n\nhand-written\n", "faults", renderSection(report));
+    expect(doc).toContain("hand-written");
+    for (const r of measured) expect(doc).toContain(`| ${r.written.toLocaleString("en")} | ${r.dropped.toLocaleString("en")} | ${r.inBucket.toLocaleString("en")} |`);
+  });
 });

@@ -6,7 +6,8 @@
 // outage lasted and the simulator's peak memory, and hands back what the tests assert on.
 // test/influxdb/faults.test.ts runs them short; bench/faults runs them longer for docs/RELIABILITY.md.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, renameSync, rmSync, unlinkSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fluxQuery, httpsRequest, writeLines } from "./http";
@@ -289,6 +290,8 @@ export async function waitCaughtUp(stack: Stack, run: SimRun, deadlineMs: number
 /** What a scenario measured, as docs/RELIABILITY.md shows it. */
 export interface Figures {
   scenario: "crash" | "full-disk" | "slow-database";
+  /** the benchmark's name for the run, where one scenario runs with several settings */
+  plan?: string;
   devices: number;
   intervalMs: number;
   pointsPerSecond: number;
@@ -327,7 +330,6 @@ export function simulatorReport(sim: RunningSimulator) {
     dropLogPoints: drops.reduce((n, l) => n + Number(l.points), 0),
     dropReasons: [...new Set(drops.map((l) => String(l.reason)))],
     retryWarnings: retries.length,
-    retryErrors: [...new Set(retries.map((l) => JSON.stringify(l.err)))],
   };
 }
 
@@ -436,6 +438,17 @@ export async function crashScenario(t: Timing): Promise<ScenarioResult & { resta
   });
 }
 
+/** A simulator failure line in a few words: the HTTP status and the server's message, or the error. */
+function describeFailure(line: LogLine): string {
+  const err = (line.err ?? {}) as { status?: number; message?: string };
+  return err.status ? `HTTP ${err.status} "${err.message}"` : String(err.message ?? line.reason);
+}
+
+/** `text` with the test's temporary directory taken out of the container paths it names. */
+export function containerPaths(text: string): string {
+  return text.replace(/\/\S*?\/root(\/var\/lib\/influxdb2)/g, "$1");
+}
+
 /** What influxd's log says it did when it started on data a crash left behind. */
 export function describeRestart(log: string): string[] {
   const out: string[] = [];
@@ -450,11 +463,10 @@ export function describeRestart(log: string): string[] {
 function trimLogLine(line: string): string {
   // influxd's logfmt: drop the timestamp, the ids and the test's temporary directory before the
   // container path; keep level, message and the fields that say what
-  return line
+  return containerPaths(line)
     .replace(/^ts=\S+\s*/, "")
     .replace(/\s*log_id=\S+/g, "")
     .replace(/\s*trace_id=\S+/g, "")
-    .replace(/\/\S*\/root(\/var\/lib\/influxdb2)/g, "$1")
     .slice(0, 240);
 }
 
@@ -469,7 +481,16 @@ export interface SmallFs {
 export function smallFilesystemSkipReason(): string | undefined {
   if (process.getuid?.() !== 0) return "not root: a fixed-size filesystem needs mount (loop-mounted ext4 or tmpfs)";
   for (const tool of ["mount", "umount"]) if (spawnSync("sh", ["-c", `command -v ${tool}`]).status !== 0) return `${tool} is missing`;
-  return undefined;
+  // root without the right to mount (a container without CAP_SYS_ADMIN): try a 1 MiB tmpfs
+  const probe = mkdtempSync(join(tmpdir(), "faults-mount-probe-"));
+  try {
+    const mounted = spawnSync("mount", ["-t", "tmpfs", "-o", "size=1m", "tmpfs", probe], { encoding: "utf8" });
+    if (mounted.status !== 0) return `cannot mount here: ${mounted.stderr.trim()}`;
+    spawnSync("umount", [probe]);
+    return undefined;
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -581,7 +602,13 @@ export async function fullDiskScenario(t: Timing & { sizeMiB: number }) {
         notes.push(`a write while full: ${probeFull}`);
         await run.sim.waitForLog(retrySince(run, filledAt), 30_000, "the simulator to see its writes fail on the full disk");
         const firstFailure = run.sim.logs.find(retrySince(run, filledAt))!;
-        notes.push(`the simulator's first failure: ${JSON.stringify(firstFailure.err ?? firstFailure.reason)}`);
+        notes.push(`the simulator's first failed write: ${describeFailure(firstFailure)}`);
+        // what a container healthcheck on /health would see meanwhile
+        const health = await httpsRequest(stack.server, { method: "GET", path: "/health", timeoutMs: 5_000 }).then(
+          (res) => `HTTP ${res.status} status ${JSON.parse(res.body).status}`,
+          (error: Error) => `no answer: ${error.message}`,
+        );
+        notes.push(`its /health while the disk was full: ${health}`);
         const heldUntil = Date.now() + t.faultMs;
         const liveDuringFull: boolean[] = [];
         await waitFor("the full-disk period to pass", t.faultMs + 5000, () => {
@@ -629,7 +656,7 @@ export async function fullDiskScenario(t: Timing & { sizeMiB: number }) {
         const changed = [...acknowledged.entries()].filter(([k, v]) => after.has(k) && after.get(k) !== v).map(([k]) => k);
         const counts = await countsByDevice(stack, run);
         const shape = await seriesShape(stack, run);
-        const figures = { ...baseFigures("full-disk", run, summary, counts, outageMs, baselineRss, peakRss), catchUpMs, influxd: notes };
+        const figures = { ...baseFigures("full-disk", run, summary, counts, outageMs, baselineRss, peakRss), catchUpMs, influxd: notes.map(containerPaths) };
         return { figures, summary, counts, shape, run, acknowledged: acknowledged.size, lost, changed, fullPeriodRss, liveDuringFull, probeFull, filesystem: fs.kind };
       } finally {
         run.rss.stop();
@@ -676,9 +703,8 @@ export async function slowScenario(t: Timing) {
       const counts = await countsByDevice(stack, run);
       const shape = await seriesShape(stack, run);
       const figures = { ...baseFigures("slow-database", run, summary, counts, outageMs, baselineRss, peakRss), catchUpMs };
-      const report = simulatorReport(run.sim);
       figures.influxd = [
-        `stopped ${Math.round(outageMs)} ms with requests of ${figures.requestTimeoutMs} ms timeout: the simulator's retry warnings named ${report.retryErrors.join(", ") || "nothing"}`,
+        `stopped ${Math.round(outageMs)} ms, the simulator's requests timing out after ${figures.requestTimeoutMs} ms: its retry warnings named ${[...new Set(run.sim.logs.filter((l) => l.msg === "write failed, will retry").map(describeFailure))].join(", ") || "nothing"}`,
         influxd.alive ? "influxd carried on after SIGCONT" : `influxd ended (${influxd.ended})`,
       ];
       return { figures, summary, counts, shape, run };
