@@ -12,10 +12,10 @@ import { influxTier, tierRequired } from "./support/tier";
 const TOO_SMALL_BUFFER = { SIM_BUFFER_LINES: "100" };
 
 /**
- * Memory the simulator may add over its own baseline during an outage: what it buffers (a few
- * thousand lines of ~150 bytes here, under 1 MiB) is small against the garbage collector's own
- * swings, so the bound is one young-generation sized slack; a leak of every retried request, or an
- * unbounded buffer, grows past it within seconds at this rate.
+ * Memory the simulator may add over its own baseline during an outage. What it buffers here (a few
+ * thousand lines of ~150 bytes) is under 1 MiB, and every run so far stayed within 3 MiB of its
+ * baseline (bench/results/faults.json: 30 s faults); the margin is for the garbage collector's
+ * swings on a busy machine. A leak per retried request, or an unbounded buffer, passes it.
  */
 const RSS_SLACK = 48 * MiB;
 
