@@ -77,7 +77,10 @@ function defaultLimits(): MqttReport["limits"] {
 
 const RENDER_ONLY = process.env.BENCH_RENDER === "1";
 (RENDER_ONLY ? test : test.skip)("render the last results again", () => {
-  const report: MqttReport = JSON.parse(readFileSync(RESULTS, "utf8"));
+  // The limits are the stack's configuration, not a measurement: the section compares the measured
+  // figures with the defaults Pulumi.yaml has now (brokerMemoryMb went from 128 to 256 after this
+  // bench showed a full queue at 105 MiB).
+  const report: MqttReport = { ...JSON.parse(readFileSync(RESULTS, "utf8")), limits: defaultLimits() };
   writeDocSection(report);
   process.stdout.write(`${renderTable(report)}\n`);
 });
