@@ -84,6 +84,12 @@ export function hardenedContainerArgs(name: string, spec: ServiceContainerSpec):
     waitTimeout: spec.policy.startupTimeoutSeconds,
     mustRun: true,
     stopTimeout: spec.stopTimeoutSeconds,
+    // The provider stops a container it deletes (a replacement by a new image digest, a changed
+    // setting, destroy) with this timeout, and with 0 when it is unset, then removes it by force
+    // (kreuzwerker/terraform-provider-docker v4.5.0 resourceDockerContainerDelete): without it a
+    // replaced InfluxDB or simulator would be killed at once, the simulator's buffer with it
+    // (seen on the engine tier: the old influxd exited within 0.1 s). Docker's own default is 10 s.
+    destroyGraceSeconds: spec.stopTimeoutSeconds ?? 10,
   };
 }
 

@@ -52,3 +52,10 @@ test("unless-stopped carries no retry count", () => {
   expect(args.restart).toBe("unless-stopped");
   expect(args.maxRetryCount).toBeUndefined();
 });
+
+test("a container the provider deletes (replaced or destroyed) gets its stop timeout to shut down, never 0 s", () => {
+  // kreuzwerker/terraform-provider-docker v4.5.0 resourceDockerContainerDelete stops with
+  // destroy_grace_seconds, 0 when unset, then removes by force: the engine tier saw influxd killed at once.
+  expect(hardenedContainerArgs("svc", spec).destroyGraceSeconds).toBe(10);
+  expect(hardenedContainerArgs("svc", { ...spec, stopTimeoutSeconds: 15 })).toMatchObject({ stopTimeout: 15, destroyGraceSeconds: 15 });
+});
