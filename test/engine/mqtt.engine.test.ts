@@ -361,7 +361,9 @@ engineSuite("the broker and the bridge the program declares, running on the engi
     const p = await hardening(bridge);
     console.log(`bridge: ${JSON.stringify(p)}`);
     expectDeclaredHardening("bridge", p);
-    expect(p.pid1).toMatch(/telegraf --config \/etc\/iot\/bridge\/telegraf\.conf/);
+    // PID 1 runs the declared command (the image's entrypoint execs it as it is, not as root)
+    expect(p.pid1).toContain((declared("bridge").inputs.command as string[]).join(" "));
+    expect(p.pid1).toMatch(/--config \/etc\/iot\/bridge\/telegraf\.conf/);
     // Telegraf logs to stderr, unbuffered: its configuration loaded, the broker connected, no error.
     const out = await logs(bridge);
     const log = out.stdout + out.stderr;
