@@ -79,27 +79,18 @@ async function main(): Promise<number> {
 
   // SIGTERM/SIGINT: stop generating, abort the startup probe if it is still running, and finish
   // within the shutdown timeout counted from the signal, whatever the server does.
-  const stopping = new AbortController();
-  let stopRequestedAt: number | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping.signal.aborted) return;
-    stopRequestedAt = Date.now();
-    log.info({ signal, shutdown_timeout_ms: config.shutdownTimeoutMs }, "stopping");
-    stopping.abort();
-    simulator.stop();
-  };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+  const stop = onStopSignals(log, config.shutdownTimeoutMs, simulator);
 
   try {
-    await checkServer(config, log, stopping.signal);
+    await checkServer(config, log, stop.signal);
   } catch (error) {
     log.fatal({ err: { type: (error as Error).name, message: (error as Error).message } }, (error as Error).message);
     return EXIT_FATAL;
   }
-  if (stopRequestedAt !== undefined) {
+  const stoppedDuringProbe = stop.requestedAt();
+  if (stoppedDuringProbe !== undefined) {
     // nothing was generated yet; the writer has nothing in flight
-    log.info({ ...writer.counters, ...writer.metricsCounters, shutdown_ms: Date.now() - stopRequestedAt }, "simulator stopped");
+    log.info({ ...writer.counters, ...writer.metricsCounters, shutdown_ms: Date.now() - stoppedDuringProbe }, "simulator stopped");
     return 0;
   }
 
@@ -111,7 +102,7 @@ async function main(): Promise<number> {
   // no new metrics line once the shutdown began: the drain sends what is already handed over
   metrics.stop();
   // from the signal, or from the end of the backfill when SIM_EXIT_AFTER_BACKFILL ends the run
-  const shutdownStarted = stopRequestedAt ?? Date.now();
+  const shutdownStarted = stop.requestedAt() ?? Date.now();
   await writer.drain(shutdownStarted + config.shutdownTimeoutMs);
   health.stop();
   eventLoopDelay.disable();
@@ -148,20 +139,10 @@ async function runMqtt(config: MqttSimulatorConfig, log: Logger): Promise<number
   const simulator = new Simulator(config, fleet, publisher, log);
   const health = new HealthFile(config.healthFile, () => publisher.lastSuccessAt());
 
-  const stopping = new AbortController();
-  let stopRequestedAt: number | undefined;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping.signal.aborted) return;
-    stopRequestedAt = Date.now();
-    log.info({ signal, shutdown_timeout_ms: config.shutdownTimeoutMs }, "stopping");
-    stopping.abort();
-    simulator.stop();
-  };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+  const stop = onStopSignals(log, config.shutdownTimeoutMs, simulator);
 
   try {
-    await publisher.waitForConnections(stopping.signal);
+    await publisher.waitForConnections(stop.signal);
   } catch (error) {
     log.fatal({ err: { type: (error as Error).name, message: (error as Error).message } }, (error as Error).message);
     await publisher.drain(Date.now());
@@ -169,11 +150,11 @@ async function runMqtt(config: MqttSimulatorConfig, log: Logger): Promise<number
   }
   const eventLoopDelay = monitorEventLoopDelay({ resolution: 10 });
   eventLoopDelay.enable();
-  if (stopRequestedAt === undefined) {
+  if (stop.requestedAt() === undefined) {
     health.start();
     await simulator.run();
   }
-  const shutdownStarted = stopRequestedAt ?? Date.now();
+  const shutdownStarted = stop.requestedAt() ?? Date.now();
   await publisher.drain(shutdownStarted + config.shutdownTimeoutMs);
   health.stop();
   eventLoopDelay.disable();
@@ -213,3 +194,23 @@ main().then(
     process.exit(EXIT_FATAL);
   },
 );
+
+/**
+ * SIGTERM/SIGINT (the first of them): log it, stop generating, and abort the returned signal (the
+ * startup probe or the wait for connections), so that main finishes within the shutdown timeout
+ * counted from the signal. requestedAt() is when it came, undefined before.
+ */
+function onStopSignals(log: Logger, shutdownTimeoutMs: number, simulator: Simulator): { signal: AbortSignal; requestedAt(): number | undefined } {
+  const stopping = new AbortController();
+  let requestedAt: number | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping.signal.aborted) return;
+    requestedAt = Date.now();
+    log.info({ signal, shutdown_timeout_ms: shutdownTimeoutMs }, "stopping");
+    stopping.abort();
+    simulator.stop();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  return { signal: stopping.signal, requestedAt: () => requestedAt };
+}

@@ -4,7 +4,7 @@ import type { MqttSimulatorConfig } from "./config";
 import { TLS_TRUST_ERROR_CODES, describeError, isTlsTrustError } from "./errors";
 import type { Chunk } from "./fleet";
 import type { ReadingSink } from "./simulator";
-import type { WriteCounters } from "./writer";
+import { abortReserveMs, type WriteCounters } from "./writer";
 
 /**
  * How long the broker keeps a device's session after its connection ends (MQTT 5 Session Expiry
@@ -296,7 +296,7 @@ export class MqttPublisher implements ReadingSink {
    * broker does, with generated = written + dropped.
    */
   async drain(deadline: number): Promise<void> {
-    const reserve = Math.min(500, Math.floor(this.config.shutdownTimeoutMs / 10));
+    const reserve = abortReserveMs(this.config.shutdownTimeoutMs);
     const waitUntil = deadline - reserve;
     while (this.inflight > 0 && Date.now() < waitUntil) await this.waitForProgress(Math.min(250, Math.max(0, waitUntil - Date.now())));
     this.closed = true;
