@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerPolicy, Limits } from "../settings";
 import { renderTelegrafConf } from "./bridge-config";
-import { FileVolume } from "./file-volume";
+import { FileVolume, stagedFileFor } from "./file-volume";
 import { curlHealthcheck, hardenedContainerArgs } from "./hardening";
 import { TELEGRAF_IMAGE, TELEGRAF_USER } from "./images";
 import { tokenMount, type TokenHandoff } from "./influxdb";
@@ -68,7 +68,7 @@ export class DeviceBridge extends pulumi.ComponentResource {
           healthAddress: HEALTH_ADDRESS,
         }),
       );
-    const file = (path: string, content: pulumi.Input<string>) => ({ path, content, owner: uid, group: gid, mode: "0444" as const });
+    const file = stagedFileFor(TELEGRAF_USER);
     const staged = new FileVolume(
       `${name}-files`,
       {

@@ -19,6 +19,11 @@ export interface StagedFile {
   mode: "0444" | "0555";
 }
 
+/** Makes the read-only (0444) files of a service that runs as `user` (see StagedFile.mode for why 0444). */
+export function stagedFileFor(user: { uid: number; gid: number }): (path: string, content: pulumi.Input<string>) => StagedFile {
+  return (path, content) => ({ path, content, owner: user.uid, group: user.gid, mode: "0444" });
+}
+
 export interface FileVolumeArgs {
   /** Docker volume name */
   volumeName: pulumi.Input<string>;

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerPolicy, Limits } from "../settings";
-import { FileVolume, type StagedFile } from "./file-volume";
+import { FileVolume, stagedFileFor, type StagedFile } from "./file-volume";
 import { GRAFANA_FILES, GRAFANA_FILES_DIR, dashboardProvisioning, datasourceProvisioning, emptyProvisioning } from "./grafana-provisioning";
 import { curlHealthcheck, hardenedContainerArgs } from "./hardening";
 import { GRAFANA_IMAGE, GRAFANA_USER } from "./images";
@@ -82,7 +82,7 @@ export class Grafana extends pulumi.ComponentResource {
     this.dataVolume = new docker.Volume(`${name}-data`, { name: `${prefix}-data`, driver: "local" }, { parent: this, protect: args.protectData });
 
     // Secrets too are 0444: only Grafana mounts this volume, and it runs as one uid (file-volume.ts).
-    const file = (path: string, content: pulumi.Input<string>): StagedFile => ({ path, content, owner: uid, group: gid, mode: "0444" });
+    const file = stagedFileFor(GRAFANA_USER);
     const files: StagedFile[] = [
       file("secrets/admin-password", args.adminPassword),
       file("secrets/secret-key", args.secretKey),

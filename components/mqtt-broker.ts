@@ -2,7 +2,7 @@ import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerPolicy, Limits } from "../settings";
 import { HEALTH_TOPIC, renderAcl, renderMosquittoConf, type DeviceIdentity } from "./broker-config";
-import { FileVolume } from "./file-volume";
+import { FileVolume, stagedFileFor } from "./file-volume";
 import { hardenedContainerArgs, healthcheck } from "./hardening";
 import { MOSQUITTO_IMAGE, MOSQUITTO_USER } from "./images";
 import type { ServerTls } from "./influxdb";
@@ -88,7 +88,7 @@ export class MqttBroker extends pulumi.ComponentResource {
       maxQueuedBytes: args.maxQueuedBytes,
       maxInflightMessages: args.maxInflightMessages,
     });
-    const file = (path: string, content: pulumi.Input<string>) => ({ path, content, owner: uid, group: gid, mode: "0444" as const });
+    const file = stagedFileFor(MOSQUITTO_USER);
     const staged = new FileVolume(
       `${name}-files`,
       {

@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import type { ContainerPolicy, Limits } from "../settings";
-import { FileVolume, type StagedFile } from "./file-volume";
+import { FileVolume, stagedFileFor, type StagedFile } from "./file-volume";
 import { hardenedContainerArgs, healthcheck } from "./hardening";
 import { SIMULATOR_USER } from "./images";
 import type { ClientIdentity } from "./mqtt-broker";
@@ -42,7 +42,7 @@ export class MqttSimulator extends pulumi.ComponentResource {
     super("iot:index:MqttSimulator", name, {}, opts);
     const prefix = `${args.namePrefix}-${name}`;
     const { uid, gid } = SIMULATOR_USER;
-    const file = (path: string, content: pulumi.Input<string>): StagedFile => ({ path, content, owner: uid, group: gid, mode: "0444" });
+    const file = stagedFileFor(SIMULATOR_USER);
     const files: StagedFile[] = [file("tls/ca.pem", args.caCertPem)];
     for (const [id, identity] of Object.entries(args.identities)) {
       files.push(file(`identities/${id}.crt`, identity.certPem), file(`identities/${id}.key`, identity.privateKeyPem));
